@@ -1,0 +1,141 @@
+import Database from 'better-sqlite3';
+import type { Health } from '../core/health.js';
+import { MIGRATIONS } from './migrations.js';
+import type { Store, StoredTarget, UpsertResult } from './store.js';
+
+type Write = () => unknown;
+
+interface Pending {
+  write: Write;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * SQLite in WAL mode with synchronous=FULL: a commit is on disk when it returns.
+ * Writes queued in the same turn of the event loop share one transaction and one fsync
+ * (group commit), which is what lets many concurrent registrations stay durable and fast.
+ */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly stmts;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db);
+    this.stmts = {
+      all: this.db.prepare('SELECT id, url, data, created_at, health FROM targets ORDER BY id'),
+      find: this.db.prepare('SELECT id, created_at FROM targets WHERE url = ?'),
+      insert: this.db.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id'),
+      update: this.db.prepare('UPDATE targets SET data = ?, updated_at = ? WHERE id = ?'),
+      remove: this.db.prepare('DELETE FROM targets WHERE url = ?'),
+      health: this.db.prepare('UPDATE targets SET health = ? WHERE id = ?'),
+    };
+  }
+
+  async loadTargets(): Promise<StoredTarget[]> {
+    const rows = this.stmts.all.all() as Array<{ id: number; url: string; data: string; created_at: number; health: string | null }>;
+    return rows.map((r) => ({
+      id: r.id,
+      url: r.url,
+      data: JSON.parse(r.data) as unknown,
+      createdAt: r.created_at,
+      health: r.health ? (JSON.parse(r.health) as Health) : null,
+    }));
+  }
+
+  upsertTarget(url: string, data: unknown, now: number): Promise<UpsertResult> {
+    const json = JSON.stringify(data ?? null);
+    return this.enqueue(() => {
+      const existing = this.stmts.find.get(url) as { id: number; created_at: number } | undefined;
+      if (existing) {
+        this.stmts.update.run(json, now, existing.id);
+        return { id: existing.id, created: false, createdAt: existing.created_at };
+      }
+      const row = this.stmts.insert.get(url, json, now, now) as { id: number };
+      return { id: row.id, created: true, createdAt: now };
+    });
+  }
+
+  deleteTarget(url: string): Promise<boolean> {
+    return this.enqueue(() => this.stmts.remove.run(url).changes > 0);
+  }
+
+  saveHealth(items: ReadonlyArray<{ id: number; health: Health }>): Promise<void> {
+    if (items.length === 0) return Promise.resolve();
+    return this.enqueue(() => {
+      for (const { id, health } of items) this.stmts.health.run(JSON.stringify(health), id);
+    });
+  }
+
+  /** Runs `write` inside the next group transaction; resolves with its result after commit. */
+  enqueue<T>(write: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ write, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const results: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        for (const p of batch) {
+          // A write that fails (a constraint, bad data) fails alone; the batch still commits.
+          this.db.exec('SAVEPOINT w');
+          try {
+            results.push({ ok: true, value: p.write() });
+            this.db.exec('RELEASE w');
+          } catch (err) {
+            this.db.exec('ROLLBACK TO w');
+            this.db.exec('RELEASE w');
+            results.push({ ok: false, err });
+          }
+        }
+      })();
+    } catch (err) {
+      // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const r = results[i]!;
+      if (r.ok) p.resolve(r.value);
+      else p.reject(r.err);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+  }
+}
