@@ -17,4 +17,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 2,
+    name: 'outbox',
+    // Notification events wait here, one row per destination, until that destination
+    // answered 2xx: a Slack outage or a kill -9 loses none of them.
+    sql: `
+      CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        destination TEXT    NOT NULL,
+        url         TEXT    NOT NULL,
+        event       TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+      CREATE INDEX outbox_by_destination ON outbox (destination, id);
+    `,
+  },
 ];
