@@ -13,6 +13,7 @@ export function checkTargetUrl(raw: unknown): UrlCheck {
   if (raw.length > MAX_URL_LENGTH) {
     return { ok: false, error: `url is longer than ${MAX_URL_LENGTH} characters` };
   }
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (raw.trim() !== raw || /[\s\u0000-\u001f\u007f]/.test(raw)) {
     return { ok: false, error: 'url contains whitespace or control characters' };
   }

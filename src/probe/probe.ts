@@ -22,8 +22,6 @@ export function probe(url: string, options: ProbeOptions, signal?: AbortSignal):
   return new Promise<ProbeResult>((resolve) => {
     let settled = false;
     let controller: Dispatcher.DispatchController | null = null;
-    let timer: NodeJS.Timeout | undefined;
-
     const finish = (result: Omit<ProbeResult, 'at' | 'latencyMs'>) => {
       if (settled) return;
       settled = true;
@@ -37,17 +35,16 @@ export function probe(url: string, options: ProbeOptions, signal?: AbortSignal):
       controller?.abort(new Error(reason));
     };
     const onAbort = () => abortWith('probe cancelled');
+    const timer = setTimeout(() => abortWith(`timeout after ${options.timeoutMs} ms`), options.timeoutMs);
 
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      fail('invalid url');
-      return;
+      return fail('invalid url');
     }
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    timer = setTimeout(() => abortWith(`timeout after ${options.timeoutMs} ms`), options.timeoutMs);
 
     let received = 0;
     const handler: Dispatcher.DispatchHandler = {

@@ -32,7 +32,7 @@ export class SqliteStore implements Store {
     migrate(this.db);
     this.stmts = {
       all: this.db.prepare('SELECT id, url, data, created_at, health FROM targets ORDER BY id'),
-      find: this.db.prepare('SELECT id, created_at FROM targets WHERE url = ?'),
+      find: this.db.prepare('SELECT id, created_at, data FROM targets WHERE url = ?'),
       insert: this.db.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id'),
       update: this.db.prepare('UPDATE targets SET data = ?, updated_at = ? WHERE id = ?'),
       remove: this.db.prepare('DELETE FROM targets WHERE url = ?'),
@@ -52,15 +52,16 @@ export class SqliteStore implements Store {
   }
 
   upsertTarget(url: string, data: unknown, now: number): Promise<UpsertResult> {
-    const json = JSON.stringify(data ?? null);
+    const json = data === undefined ? null : JSON.stringify(data);
     return this.enqueue(() => {
-      const existing = this.stmts.find.get(url) as { id: number; created_at: number } | undefined;
+      const existing = this.stmts.find.get(url) as { id: number; created_at: number; data: string } | undefined;
       if (existing) {
+        if (json === null) return { id: existing.id, created: false, createdAt: existing.created_at, data: JSON.parse(existing.data) as unknown };
         this.stmts.update.run(json, now, existing.id);
-        return { id: existing.id, created: false, createdAt: existing.created_at };
+        return { id: existing.id, created: false, createdAt: existing.created_at, data };
       }
-      const row = this.stmts.insert.get(url, json, now, now) as { id: number };
-      return { id: row.id, created: true, createdAt: now };
+      const row = this.stmts.insert.get(url, json ?? 'null', now, now) as { id: number };
+      return { id: row.id, created: true, createdAt: now, data: data ?? null };
     });
   }
 

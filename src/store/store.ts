@@ -14,6 +14,8 @@ export interface UpsertResult {
   id: number;
   created: boolean;
   createdAt: number;
+  /** The data now stored. */
+  data: unknown;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface UpsertResult {
  */
 export interface Store {
   loadTargets(): Promise<StoredTarget[]>;
-  /** Adds the URL or replaces its data. */
+  /** Adds the URL or replaces its data; `data === undefined` keeps an existing target's data. */
   upsertTarget(url: string, data: unknown, now: number): Promise<UpsertResult>;
   /** Resolves false when the URL was not registered. */
   deleteTarget(url: string): Promise<boolean>;

@@ -1,0 +1,105 @@
+import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config, ListenAddr } from './config.js';
+import { EventBus } from './events.js';
+import { createHttpApp } from './http/server.js';
+import { allowAll } from './http/validate.js';
+import { Monitor } from './monitor/monitor.js';
+import { createProbeAgent, probe } from './probe/probe.js';
+import { Registry } from './registry.js';
+import { SqliteStore } from './store/sqlite.js';
+
+export interface App {
+  config: Config;
+  /** `http://host:port` of the API/dashboard listener, with the port actually bound. */
+  httpUrl: string;
+  /** `ws://host:port` of the extra WebSocket listener, null when off. */
+  wsUrl: string | null;
+  bus: EventBus;
+  monitor: Monitor;
+  registry: Registry;
+  stop(): Promise<void>;
+}
+
+/** Starts everything in dependency order; `stop()` undoes it in reverse. */
+export async function startApp(config: Config, logger: Logger): Promise<App> {
+  const store = new SqliteStore(config.databasePath);
+  const bus = new EventBus();
+  const agent = createProbeAgent(config.timeoutMs);
+  const monitor = new Monitor({
+    health: config,
+    concurrency: config.concurrency,
+    flushIntervalMs: config.flushIntervalMs,
+    probe: (url, signal) => probe(url, { timeoutMs: config.timeoutMs, dispatcher: agent }, signal),
+    bus,
+    store,
+    logger,
+  });
+  const stored = await store.loadTargets();
+  monitor.restore(stored);
+  const registry = new Registry(store, monitor);
+
+  const http = createHttpApp({
+    registry,
+    logger,
+    bodyLimit: config.bodyLimit,
+    checkUrl: allowAll,
+    dashboard: () => false,
+    health: () => ({ probesInFlight: monitor.probesInFlight }),
+  });
+  await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
+  const httpUrl = urlOf('http', http.server);
+
+  let wsServer: Server | null = null;
+  if (config.wsListen) {
+    wsServer = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket' });
+      res.end(JSON.stringify({ error: 'this listener only serves WebSocket upgrades' }));
+    });
+    await listen(wsServer, config.wsListen);
+  }
+  const wsUrl = wsServer ? urlOf('ws', wsServer) : null;
+
+  monitor.start();
+  logger.info({ http: httpUrl, ws: wsUrl, database: config.databasePath, targets: stored.length }, 'SpO₂ started');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config, httpUrl, wsUrl, bus, monitor, registry,
+    stop: () => (stopping ??= (async () => {
+      await http.close();
+      if (wsServer) await new Promise<void>((resolve) => { wsServer!.closeAllConnections(); wsServer!.close(() => resolve()); });
+      await monitor.stop();
+      await store.close();
+      await agent.close();
+      logger.info('SpO₂ stopped');
+    })()),
+  };
+}
+
+/** Wires WebSocket upgrades of a server to a handler; other upgrade requests are refused. */
+export function onUpgrade(server: Server, accept: (req: IncomingMessage) => boolean, handle: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void {
+  server.on('upgrade', (req, socket, head) => {
+    if (accept(req)) handle(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+}
+
+function listen(server: Server, addr: ListenAddr): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(addr.port, addr.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(scheme: string, server: Server): string {
+  const address = server.address();
+  if (address === null || typeof address === 'string') return `${scheme}://${address}`;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
+}

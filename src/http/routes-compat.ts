@@ -1,0 +1,41 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from '../registry.js';
+import { HttpError, parseJsonBody, singleParam } from './body.js';
+import { type UrlRule, validUrl } from './validate.js';
+
+export interface CompatOptions {
+  registry: Registry;
+  checkUrl: UrlRule;
+  /** Serves the dashboard to browsers on `GET /`; returns false when the request is not a browser's. */
+  dashboard: (req: FastifyRequest, reply: FastifyReply) => boolean;
+}
+
+/** The routes of the original SpO₂, kept exactly: `/?url=U` and `/all`. */
+export function registerCompatRoutes(app: FastifyInstance, { registry, checkUrl, dashboard }: CompatOptions): void {
+  const put = async (req: FastifyRequest) => {
+    const url = validUrl(singleParam(req.query, 'url'), checkUrl);
+    const data = parseJsonBody(req.body);
+    const { value } = await registry.put(url, data);
+    return value;
+  };
+  app.put('/', put);
+  app.post('/', put);
+
+  app.get('/', async (req, reply) => {
+    if (dashboard(req, reply)) return reply;
+    const raw = singleParam(req.query, 'url');
+    if (raw === undefined) throw new HttpError(400, 'missing "url" query parameter (GET /all lists every target)');
+    const value = registry.get(validUrl(raw, checkUrl));
+    if (!value) throw new HttpError(404, 'url is not registered');
+    return value;
+  });
+
+  app.delete('/', async (req) => {
+    const url = validUrl(singleParam(req.query, 'url'), checkUrl);
+    const removed = await registry.remove(url);
+    if (!removed) throw new HttpError(404, 'url is not registered');
+    return removed;
+  });
+
+  app.get('/all', async () => registry.list());
+}

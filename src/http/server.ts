@@ -1,0 +1,53 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from '../registry.js';
+import { HttpError } from './body.js';
+import { registerCompatRoutes } from './routes-compat.js';
+import { registerV1Routes } from './routes-v1.js';
+import type { UrlRule } from './validate.js';
+
+export interface HttpAppOptions {
+  registry: Registry;
+  logger: Logger;
+  bodyLimit: number;
+  checkUrl: UrlRule;
+  dashboard: (req: FastifyRequest, reply: FastifyReply) => boolean;
+  /** Extra liveness facts for /healthz. */
+  health?: () => Record<string, unknown>;
+  https?: { cert: Buffer | string; key: Buffer | string } | null;
+}
+
+/** The HTTP API: SpO₂-compatible routes, `/api/v1`, `/healthz`; every error as `{"error": "..."}`. */
+export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    logController: new LogController({ disableRequestLogging: true }), // one line per transition, not per request
+    bodyLimit: opts.bodyLimit,
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    ...(opts.https ? { https: opts.https } : {}),
+  }) as unknown as FastifyInstance;
+
+  // Bodies are taken raw whatever their content type (curl -d sends form encoding) and
+  // parsed by the route, so every route answers bad JSON with the same clear message.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
+    const status = err.statusCode ?? 500;
+    if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({ error: `body is larger than the limit of ${opts.bodyLimit} bytes` });
+    }
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: err.message });
+    req.log.error({ err, method: req.method, path: req.routeOptions?.url }, 'request failed');
+    return reply.code(500).send({ error: 'internal error' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]}` }));
+
+  app.get('/healthz', async () => ({ status: 'ok', targets: opts.registry.size, ...opts.health?.() }));
+  registerCompatRoutes(app, opts);
+  registerV1Routes(app, opts);
+  return app;
+}

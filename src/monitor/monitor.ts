@@ -1,0 +1,258 @@
+import type { Logger } from 'pino';
+import { type Health, type HealthConfig, initialHealth, nextDelay, observe } from '../core/health.js';
+import type { ProbeResult } from '../core/status.js';
+import { type ChangeKind, type Target, type TargetValue, toValue } from '../core/target.js';
+import type { EventBus } from '../events.js';
+import type { Store, StoredTarget } from '../store/store.js';
+import { DueHeap, type Timed } from './heap.js';
+
+export type ProbeFn = (url: string, signal: AbortSignal) => Promise<ProbeResult>;
+
+export interface MonitorOptions {
+  health: HealthConfig;
+  /** Most probes in flight at once; more due targets wait their turn in order. */
+  concurrency: number;
+  flushIntervalMs: number;
+  probe: ProbeFn;
+  bus: EventBus;
+  store: Store;
+  logger: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+interface Entry extends Timed {
+  target: Target;
+  inFlight: AbortController | null;
+  removed: boolean;
+  /** Raw results not yet written to the database. */
+  dirty: boolean;
+}
+
+/**
+ * Owns the targets being checked and when each one is probed: one heap of due times and
+ * one timer for all of them, a bound on probes in flight, the state machine applied to
+ * every result, and the resulting changes published on the event bus.
+ */
+export class Monitor {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byId = new Map<number, Entry>();
+  private readonly heap = new DueHeap<Entry>();
+  private readonly waiting: Entry[] = [];
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(private readonly opts: MonitorOptions) {
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get probesInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Loads stored targets with their damped state; their first probes spread over one interval. */
+  restore(stored: StoredTarget[]): void {
+    const now = this.now();
+    for (const s of stored) {
+      const health = s.health ?? initialHealth(s.createdAt);
+      this.insert({ id: s.id, url: s.url, data: s.data, createdAt: s.createdAt, health }, now);
+    }
+  }
+
+  start(): void {
+    this.running = true;
+    this.arm();
+    this.flushTimer = setInterval(() => void this.flush(), this.opts.flushIntervalMs);
+    this.flushTimer.unref();
+  }
+
+  /** Stops probing, cancels probes in flight and writes the latest results. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.timer = null;
+    for (const e of this.entries.values()) e.inFlight?.abort();
+    await this.flush();
+  }
+
+  get(url: string): TargetValue | undefined {
+    const e = this.entries.get(url);
+    return e && toValue(e.target);
+  }
+
+  getById(id: number): TargetValue | undefined {
+    const e = this.byId.get(id);
+    return e && toValue(e.target);
+  }
+
+  has(url: string): boolean {
+    return this.entries.has(url);
+  }
+
+  /** Every target, oldest registration first. */
+  *values(): IterableIterator<TargetValue> {
+    for (const e of this.entries.values()) yield toValue(e.target);
+  }
+
+  list(): TargetValue[] {
+    return [...this.values()];
+  }
+
+  add(target: Omit<Target, 'health'>): TargetValue {
+    const now = this.now();
+    const entry = this.insert({ ...target, health: initialHealth(now) }, now);
+    return this.publish('added', entry);
+  }
+
+  updateData(url: string, data: unknown): TargetValue | undefined {
+    const e = this.entries.get(url);
+    if (!e) return undefined;
+    e.target = { ...e.target, data };
+    return this.publish('updated', e);
+  }
+
+  remove(url: string): TargetValue | undefined {
+    const e = this.entries.get(url);
+    if (!e) return undefined;
+    e.removed = true;
+    this.entries.delete(url);
+    this.byId.delete(e.target.id);
+    this.heap.remove(e);
+    e.inFlight?.abort();
+    return this.publish('removed', e);
+  }
+
+  private insert(target: Target, now: number): Entry {
+    // A random phase within one interval: 10,000 targets registered (or restored) at once
+    // are spread over the interval instead of all firing in the same millisecond.
+    const entry: Entry = {
+      target, dueAt: now + Math.floor(this.random() * this.opts.health.intervalMs),
+      heapIndex: -1, inFlight: null, removed: false, dirty: false,
+    };
+    this.entries.set(target.url, entry);
+    this.byId.set(target.id, entry);
+    this.heap.push(entry);
+    this.arm();
+    return entry;
+  }
+
+  private arm(): void {
+    if (!this.running) return;
+    const next = this.heap.peek();
+    if (!next) return;
+    if (this.timer && this.timerAt <= next.dueAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next.dueAt;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next.dueAt - this.now()));
+  }
+
+  private tick(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const now = this.now();
+    for (let e = this.heap.peek(); e && e.dueAt <= now; e = this.heap.peek()) {
+      this.heap.pop();
+      this.dispatch(e);
+    }
+    this.arm();
+  }
+
+  private dispatch(e: Entry): void {
+    if (this.inFlight >= this.opts.concurrency) {
+      this.waiting.push(e);
+      return;
+    }
+    void this.run(e);
+  }
+
+  private async run(e: Entry): Promise<void> {
+    const controller = new AbortController();
+    e.inFlight = controller;
+    this.inFlight++;
+    const startedAt = this.now();
+    let result: ProbeResult;
+    try {
+      result = await this.opts.probe(e.target.url, controller.signal);
+    } catch (err) {
+      // probe() resolves on every network outcome; a throw is a bug worth a log line.
+      this.opts.logger.error({ err, url: e.target.url }, 'probe failed unexpectedly');
+      result = { status: 'Unreachable', reason: String(err), httpStatus: null, latencyMs: 0, at: startedAt };
+    } finally {
+      e.inFlight = null;
+      this.inFlight--;
+    }
+    this.next();
+    if (e.removed || !this.running) return; // removed while in flight: never brought back
+    this.apply(e, result);
+    e.dueAt = Math.max(startedAt + nextDelay(e.target.health, this.opts.health), this.now());
+    this.heap.push(e);
+    this.arm();
+  }
+
+  private next(): void {
+    while (this.inFlight < this.opts.concurrency && this.waiting.length > 0) {
+      const e = this.waiting.shift()!;
+      if (!e.removed) void this.run(e);
+    }
+  }
+
+  private apply(e: Entry, result: ProbeResult): void {
+    const before = e.target.health;
+    const { health, transition } = observe(before, result, this.opts.health);
+    e.target = { ...e.target, health };
+    e.dirty = true;
+    if (transition) {
+      // State changes are written at once; raw results wait for the periodic flush.
+      e.dirty = false;
+      this.opts.store.saveHealth([{ id: e.target.id, health }]).catch((err: unknown) =>
+        this.opts.logger.error({ err, url: e.target.url }, 'could not save health state'));
+      const value = toValue(e.target);
+      if (transition.kind !== 'reminder') {
+        this.opts.logger.info(
+          { url: e.target.url, status: transition.status, reason: transition.reason, previous: transition.previous.status },
+          transition.kind === 'bad' ? 'target went bad' : 'target recovered',
+        );
+      }
+      this.opts.bus.emit('transition', { target: value, transition });
+    }
+    if (visibleChange(before, health)) this.publish('status', e);
+  }
+
+  private publish(kind: ChangeKind, e: Entry): TargetValue {
+    const value = toValue(e.target);
+    this.opts.bus.emit('change', { kind, value });
+    return value;
+  }
+
+  /** Writes the latest raw results of every target probed since the last flush. */
+  async flush(): Promise<void> {
+    const items: Array<{ id: number; health: Health }> = [];
+    for (const e of this.entries.values()) {
+      if (!e.dirty) continue;
+      e.dirty = false;
+      items.push({ id: e.target.id, health: e.target.health });
+    }
+    try {
+      await this.opts.store.saveHealth(items);
+    } catch (err) {
+      this.opts.logger.error({ err, count: items.length }, 'could not flush probe results');
+    }
+  }
+}
+
+/** What a dashboard shows changed: the damped status or reason, or the raw outcome. */
+function visibleChange(a: Health, b: Health): boolean {
+  return a.status !== b.status || a.reason !== b.reason || a.last?.status !== b.last?.status
+    || a.last?.reason !== b.last?.reason || a.last === null;
+}
