@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+import type { Status } from '../src/core/status.js';
+import type { ChangeKind, ChangeMessage, TargetValue } from '../src/core/target.js';
+import { EventBus } from '../src/events.js';
+import { WsHub, type WsHubOptions } from '../src/http/ws.js';
+
+function value(url: string, status: Status = 'Healthy', extra: Partial<TargetValue> = {}): TargetValue {
+  const now = new Date().toISOString();
+  return {
+    id: 1, url, status, reason: status === 'Healthy' ? '' : '503 Service Unavailable', data: null,
+    httpStatus: status === 'Unreachable' ? null : 200, latencyMs: 12, since: now, lastCheck: now,
+    lastStatus: status, lastReason: null, createdAt: now, ...extra,
+  };
+}
+
+/** A hub behind a plain http server, with a tiny in-memory registry that emits on the bus. */
+async function startHub(options: Partial<WsHubOptions> = {}) {
+  const bus = new EventBus();
+  const targets = new Map<string, TargetValue>();
+  const hub = new WsHub({ bus, snapshot: () => [...targets.values()], logger: pino({ level: 'silent' }), ...options });
+  const server: Server = createServer((_req, res) => res.writeHead(426).end());
+  server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const change = (kind: ChangeKind, v: TargetValue) => {
+    if (kind === 'removed') targets.delete(v.url);
+    else targets.set(v.url, v);
+    bus.emit('change', { kind, value: v });
+  };
+  const stop = async () => {
+    await hub.close();
+    server.closeAllConnections();
+    server.close();
+  };
+  cleanups.push(stop);
+  return { bus, hub, targets, port, url: `ws://127.0.0.1:${port}/ws`, change, stop };
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** A ws client that records every message it receives. */
+async function listen(url: string) {
+  const ws = new WebSocket(url);
+  const messages: ChangeMessage[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on('message', (raw) => {
+    messages.push(JSON.parse(String(raw)) as ChangeMessage);
+    for (const w of waiters.splice(0)) w();
+  });
+  ws.on('error', () => {});
+  cleanups.push(() => ws.terminate());
+  await once(ws, 'open');
+  const waitFor = async (count: number, timeoutMs = 5000): Promise<ChangeMessage[]> => {
+    const deadline = Date.now() + timeoutMs;
+    while (messages.length < count) {
+      if (Date.now() > deadline) throw new Error(`got ${messages.length} messages, wanted ${count}`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return messages;
+  };
+  return { ws, messages, waitFor };
+}
+
+/** Completes the WebSocket handshake over raw TCP, then never reads again. */
+async function stalledClient(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  cleanups.push(() => void socket.destroy());
+  await once(socket, 'connect');
+  socket.write(
+    'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  let head = '';
+  while (!head.includes('\r\n\r\n')) head += String((await once(socket, 'data'))[0]);
+  assert.match(head, /^HTTP\/1\.1 101/);
+  socket.pause();
+  return socket;
+}
+
+describe('WebSocket hub', () => {
+  test('a client first receives every target as a snapshot, then every change in order', async () => {
+    const h = await startHub();
+    h.change('added', value('http://a.test/'));
+    h.change('added', value('http://b.test/', 'Unhealthy'));
+    const c = await listen(h.url);
+    await c.waitFor(2);
+    assert.deepEqual(c.messages.map((m) => [m.event, m.url, m.status]), [
+      ['snapshot', 'http://a.test/', 'Healthy'],
+      ['snapshot', 'http://b.test/', 'Unhealthy'],
+    ]);
+    h.change('status', value('http://a.test/', 'Unreachable', { reason: 'connect ECONNREFUSED 127.0.0.1:1' }));
+    h.change('updated', value('http://b.test/', 'Unhealthy', { data: { team: 'x' } }));
+    h.change('added', value('http://c.test/'));
+    h.change('removed', value('http://a.test/', 'Unreachable'));
+    const all = await c.waitFor(6);
+    assert.deepEqual(all.slice(2).map((m) => [m.event, m.url, m.status]), [
+      ['status', 'http://a.test/', 'Unreachable'],
+      ['updated', 'http://b.test/', 'Unhealthy'],
+      ['added', 'http://c.test/', 'Healthy'],
+      ['removed', 'http://a.test/', 'Removed'],
+    ]);
+    assert.equal(all[2]!.reason, 'connect ECONNREFUSED 127.0.0.1:1');
+    assert.deepEqual(all[3]!.data, { team: 'x' });
+    for (const key of ['url', 'status', 'reason', 'data', 'latencyMs', 'since', 'httpStatus', 'event']) {
+      assert.ok(key in all[0]!, `message has ${key}`);
+    }
+  });
+
+  test('a change emitted in the same turn as the connection is neither lost nor duplicated', async () => {
+    const h = await startHub();
+    h.change('added', value('http://a.test/'));
+    // Emit changes continuously while clients connect: each client must see a consistent
+    // stream (its snapshot, then exactly the changes after it).
+    const clients: Awaited<ReturnType<typeof listen>>[] = [];
+    let n = 0;
+    const ticker = setInterval(() => h.change('status', value('http://a.test/', n++ % 2 ? 'Healthy' : 'Unhealthy', { latencyMs: n })), 1);
+    for (let i = 0; i < 10; i++) clients.push(await listen(h.url));
+    clearInterval(ticker);
+    h.change('added', value('http://end.test/'));
+    for (const c of clients) {
+      const msgs = await c.waitFor(1);
+      await sleep(0);
+      while (!msgs.some((m) => m.url === 'http://end.test/')) await c.waitFor(msgs.length + 1);
+      assert.equal(msgs[0]!.event, 'snapshot');
+      const latencies = msgs.filter((m) => m.url === 'http://a.test/').map((m) => m.latencyMs ?? 0);
+      for (let i = 1; i < latencies.length; i++) assert.equal(latencies[i], latencies[i - 1]! + 1, 'consecutive changes, no gap');
+    }
+  });
+
+  test('a late client sees the latest state and not the history', async () => {
+    const h = await startHub();
+    h.change('added', value('http://a.test/'));
+    h.change('added', value('http://gone.test/'));
+    h.change('status', value('http://a.test/', 'Unhealthy'));
+    h.change('removed', value('http://gone.test/'));
+    const c = await listen(h.url);
+    const msgs = await c.waitFor(1);
+    await sleep(50);
+    assert.deepEqual(msgs.map((m) => [m.event, m.url, m.status]), [['snapshot', 'http://a.test/', 'Unhealthy']]);
+  });
+
+  test('every client gets each change from a single bus listener', async () => {
+    const h = await startHub();
+    const clients = await Promise.all([1, 2, 3, 4, 5].map(() => listen(h.url)));
+    assert.equal(h.hub.clientCount, 5);
+    assert.equal(h.bus.listenerCount('change'), 1);
+    h.change('added', value('http://a.test/'));
+    for (const c of clients) assert.equal((await c.waitFor(1))[0]!.url, 'http://a.test/');
+  });
+
+  test('a stalled client is dropped once its buffer passes the bound, without hurting others', async () => {
+    const h = await startHub({ maxBufferedBytes: 256 * 1024 });
+    const good = await listen(h.url);
+    await stalledClient(h.port);
+    assert.equal(h.hub.clientCount, 2);
+    const blob = 'x'.repeat(64 * 1024);
+    let sent = 0;
+    while (h.hub.clientCount > 1) {
+      assert.ok(sent < 2000, 'stalled client still connected after 128 MB');
+      h.change('updated', value('http://a.test/', 'Healthy', { data: { blob, n: sent++ } }));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const msgs = await good.waitFor(sent, 20_000);
+    assert.deepEqual(msgs.map((m) => (m.data as { n: number }).n), [...Array(sent).keys()]);
+    assert.equal(good.ws.readyState, WebSocket.OPEN);
+  });
+
+  test('a big snapshot does not count as a slow client', async () => {
+    const h = await startHub({ maxBufferedBytes: 1024 });
+    for (let i = 0; i < 2000; i++) h.change('added', value(`http://t${i}.test/`, 'Healthy', { data: { pad: 'p'.repeat(200) } }));
+    const c = await listen(h.url);
+    h.change('status', value('http://t0.test/', 'Unhealthy'));
+    const msgs = await c.waitFor(2001);
+    assert.equal(msgs[2000]!.event, 'status');
+    assert.equal(h.hub.clientCount, 1);
+  });
+
+  test('a peer that stops answering pings is dropped', async () => {
+    const h = await startHub({ pingIntervalMs: 40 });
+    const good = await listen(h.url);
+    const stalled = await stalledClient(h.port);
+    assert.equal(h.hub.clientCount, 2);
+    const deadline = Date.now() + 3000;
+    while (h.hub.clientCount > 1 && Date.now() < deadline) await sleep(20);
+    assert.equal(h.hub.clientCount, 1);
+    assert.equal(good.ws.readyState, WebSocket.OPEN);
+    stalled.destroy();
+  });
+
+  test('what clients send is ignored, and an oversized frame only closes that client', async () => {
+    const h = await startHub();
+    const good = await listen(h.url);
+    const chatty = await listen(h.url);
+    chatty.ws.send('hello');
+    chatty.ws.send('{"not":"a command"}');
+    await sleep(20);
+    assert.equal(chatty.ws.readyState, WebSocket.OPEN);
+    chatty.ws.send('x'.repeat(100_000));
+    const [code] = (await once(chatty.ws, 'close')) as [number];
+    assert.equal(code, 1009);
+    h.change('added', value('http://a.test/'));
+    assert.equal((await good.waitFor(1))[0]!.url, 'http://a.test/');
+  });
+
+  test('close() says goodbye with 1001 and refuses new clients', async () => {
+    const h = await startHub();
+    const c = await listen(h.url);
+    const closed = once(c.ws, 'close');
+    await h.hub.close();
+    const [code] = (await closed) as [number];
+    assert.equal(code, 1001);
+    assert.equal(h.hub.clientCount, 0);
+    assert.equal(h.bus.listenerCount('change'), 0);
+    const late = new WebSocket(h.url);
+    const [err] = (await once(late, 'error')) as [Error];
+    assert.match(err.message, /503/);
+  });
+});
