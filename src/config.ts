@@ -1,4 +1,6 @@
+import { parseAllowRules, type AllowRule } from './core/allow.js';
 import { parseDuration } from './core/duration.js';
+import { parseBasicCredential, type BasicCredential } from './core/password.js';
 
 /** One listen address, `host:port` (IPv6 as `[::1]:8000`). */
 export interface ListenAddr {
@@ -29,6 +31,15 @@ export interface Config {
   flushIntervalMs: number;
   bodyLimit: number;
   logLevel: string;
+  /** TLS certificate and key files (PEM); both or neither. */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** Bearer token for writes (and reads); see src/http/auth.ts. */
+  apiToken: string | null;
+  readToken: string | null;
+  basicAuth: BasicCredential | null;
+  /** null = any target except link-local addresses. */
+  allowTargets: AllowRule[] | null;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +60,8 @@ interface Option<K extends keyof Config = keyof Config> {
   default: string;
   parse: Parser<Config[K]>;
   help: string;
+  /** Never echoed back: not in errors, not in help, not in logs. */
+  secret?: boolean;
 }
 
 const duration = (min: number): Parser<number> => (raw) => {
@@ -95,6 +108,12 @@ const optionalUrl: Parser<string | null> = (raw) => {
 };
 
 const text: Parser<string> = (raw) => raw;
+const token: Parser<string | null> = (raw) => {
+  if (raw === '') return null;
+  // Long enough that guessing is hopeless even without the rate limit.
+  if (raw.length < 16 || /\s/.test(raw)) return invalid('must be at least 16 characters without spaces (e.g. openssl rand -hex 32)');
+  return raw;
+};
 const optionalText: Parser<string | null> = (raw) => (raw === '' ? null : raw);
 
 const OPTIONS: Option[] = [
@@ -115,12 +134,18 @@ const OPTIONS: Option[] = [
   opt('concurrency', 'SPO2_CONCURRENCY', '512', integer(1, 100_000), 'most probes in flight at once'),
   opt('flushIntervalMs', 'SPO2_FLUSH_INTERVAL', '5s', duration(100), 'how often the latest raw results are written to the database'),
   opt('bodyLimit', 'SPO2_BODY_LIMIT', '64kb', byteSize, 'largest accepted request body'),
+  opt('tlsCert', 'SPO2_TLS_CERT', '', optionalText, 'TLS certificate file (PEM, full chain): HTTPS and WSS on both listeners; reloaded on SIGHUP'),
+  opt('tlsKey', 'SPO2_TLS_KEY', '', optionalText, 'TLS private key file (PEM)'),
+  opt('apiToken', 'SPO2_API_TOKEN', '', token, 'bearer token required for every write (and accepted for reads)', true),
+  opt('readToken', 'SPO2_READ_TOKEN', '', token, 'when set, reads (API, dashboard, WebSocket) need a token or the basic-auth user too', true),
+  opt('basicAuth', 'SPO2_BASIC_AUTH', '', parseBasicCredential, 'user:scrypt-hash for the dashboard and WebSocket (spo2 hash-password)', true),
+  opt('allowTargets', 'SPO2_ALLOW_TARGETS', '', (raw) => (raw.trim() === '' ? null : parseAllowRules(raw)), 'what may be registered: CIDRs and host patterns (*.svc.cluster.local), comma-separated; unset = any but link-local'),
   opt('logLevel', 'SPO2_LOG_LEVEL', 'info', (raw) => (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : invalid('expected one of fatal, error, warn, info, debug, trace, silent')), 'log level'),
 ];
 
-function opt<K extends keyof Config>(key: K, env: string, def: string, parse: Parser<Config[K]>, help: string): Option {
+function opt<K extends keyof Config>(key: K, env: string, def: string, parse: Parser<Config[K]>, help: string, secret = false): Option {
   const flag = '--' + env.replace(/^SPO2_/, '').toLowerCase().replace(/_/g, '-');
-  return { key, env, flag, default: def, parse, help } as unknown as Option;
+  return { key, env, flag, default: def, parse, help, secret } as unknown as Option;
 }
 
 export const CONFIG_OPTIONS: readonly Readonly<Option>[] = OPTIONS;
@@ -139,7 +164,8 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     try {
       config[o.key] = o.parse(raw);
     } catch (err) {
-      throw new ConfigError(`invalid ${source}=${JSON.stringify(raw)}: ${(err as Error).message}`);
+      const shown = o.secret ? '(value hidden)' : JSON.stringify(raw);
+      throw new ConfigError(`invalid ${source}=${shown}: ${(err as Error).message}`);
     }
     flags.delete(o.flag);
   }
@@ -148,6 +174,9 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
   const c = config as unknown as Config;
   if (c.fastIntervalMs > c.intervalMs) {
     throw new ConfigError(`invalid SPO2_FAST_INTERVAL=${c.fastIntervalMs}ms: must not be longer than SPO2_INTERVAL (${c.intervalMs}ms)`);
+  }
+  if ((c.tlsCert === null) !== (c.tlsKey === null)) {
+    throw new ConfigError('SPO2_TLS_CERT and SPO2_TLS_KEY must be set together');
   }
   return c;
 }
