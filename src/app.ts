@@ -1,11 +1,14 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config, ListenAddr } from './config.js';
+import { checkAllowed } from './core/allow.js';
 import { EventBus } from './events.js';
+import { Authenticator, authorizeUpgrade, installAuth, securityNotes } from './http/auth.js';
 import { createHttpApp } from './http/server.js';
-import { allowAll } from './http/validate.js';
+import { readTlsFiles, reloadTlsOnSighup } from './http/tls.js';
 import { Monitor } from './monitor/monitor.js';
 import { createProbeAgent, probe } from './probe/probe.js';
 import { Registry } from './registry.js';
@@ -41,34 +44,45 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   monitor.restore(stored);
   const registry = new Registry(store, monitor);
 
+  const tls = readTlsFiles(config);
+  const auth = new Authenticator(config);
   const http = createHttpApp({
     registry,
     logger,
     bodyLimit: config.bodyLimit,
-    checkUrl: allowAll,
+    checkUrl: (url) => checkAllowed(url, config.allowTargets),
     dashboard: () => false,
     health: () => ({ probesInFlight: monitor.probesInFlight }),
+    https: tls,
   });
+  installAuth(http, auth);
   await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
-  const httpUrl = urlOf('http', http.server);
+  const httpUrl = urlOf(tls ? 'https' : 'http', http.server);
 
-  let wsServer: Server | null = null;
+  let wsServer: Server | HttpsServer | null = null;
   if (config.wsListen) {
-    wsServer = createServer((_req, res) => {
+    const upgradeOnly = (_req: IncomingMessage, res: ServerResponse) => {
       res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket' });
       res.end(JSON.stringify({ error: 'this listener only serves WebSocket upgrades' }));
-    });
+    };
+    wsServer = tls ? createHttpsServer(tls, upgradeOnly) : createServer(upgradeOnly);
     await listen(wsServer, config.wsListen);
   }
-  const wsUrl = wsServer ? urlOf('ws', wsServer) : null;
+  const wsUrl = wsServer ? urlOf(tls ? 'wss' : 'ws', wsServer) : null;
+  const stopTlsReload = reloadTlsOnSighup([http.server as unknown as HttpsServer, ...(wsServer ? [wsServer as HttpsServer] : [])], config, {
+    info: (msg) => logger.info(msg),
+    error: (msg) => logger.error(msg),
+  });
 
   monitor.start();
   logger.info({ http: httpUrl, ws: wsUrl, database: config.databasePath, targets: stored.length }, 'SpO₂ started');
+  for (const note of securityNotes(config)) logger[note.level](note.msg);
 
   let stopping: Promise<void> | null = null;
   return {
     config, httpUrl, wsUrl, bus, monitor, registry,
     stop: () => (stopping ??= (async () => {
+      stopTlsReload();
       await http.close();
       if (wsServer) await new Promise<void>((resolve) => { wsServer!.closeAllConnections(); wsServer!.close(() => resolve()); });
       await monitor.stop();
@@ -79,15 +93,21 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   };
 }
 
-/** Wires WebSocket upgrades of a server to a handler; other upgrade requests are refused. */
-export function onUpgrade(server: Server, accept: (req: IncomingMessage) => boolean, handle: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void {
-  server.on('upgrade', (req, socket, head) => {
-    if (accept(req)) handle(req, socket, head);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+/**
+ * Wires WebSocket upgrades of a server to a handler; other upgrade requests are refused.
+ * Upgrades bypass Fastify's hooks, so `auth` (the same credentials as the API) is checked here.
+ */
+export function onUpgrade(server: Server | HttpsServer, accept: (req: IncomingMessage) => boolean, handle: (req: IncomingMessage, socket: Duplex, head: Buffer) => void, auth: Authenticator): void {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!accept(req)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    authorizeUpgrade(auth, req, socket).then((ok) => { if (ok) handle(req, socket, head); }, () => socket.destroy());
   });
 }
 
-function listen(server: Server, addr: ListenAddr): Promise<void> {
+function listen(server: Server | HttpsServer, addr: ListenAddr): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(addr.port, addr.host, () => {
@@ -97,7 +117,7 @@ function listen(server: Server, addr: ListenAddr): Promise<void> {
   });
 }
 
-function urlOf(scheme: string, server: Server): string {
+function urlOf(scheme: string, server: Server | HttpsServer): string {
   const address = server.address();
   if (address === null || typeof address === 'string') return `${scheme}://${address}`;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
