@@ -1,0 +1,87 @@
+import type { OutboxEntry } from './outbox.js';
+
+export interface BatcherOptions {
+  /** Most lines (distinct URLs) in one message: SPO2_NOTIFY_BATCH. */
+  maxLines: number;
+  /** How long the first pending event waits for company: SPO2_NOTIFY_WINDOW. */
+  windowMs: number;
+}
+
+/** The events of one URL waiting in the same message, oldest first. */
+export interface Group {
+  url: string;
+  entries: OutboxEntry[];
+  /** When the first of them reached the batcher. */
+  arrivedAt: number;
+}
+
+export interface Batch {
+  groups: Group[];
+  ids: number[];
+}
+
+/**
+ * Groups pending events into messages, fed with the clock by its caller. A message holds
+ * at most `maxLines` URLs; every pending event of a URL rides with it and collapses into
+ * its line, so a long backlog folds instead of flooding. A message is ready when it is
+ * full, or when its oldest event has waited `windowMs`.
+ */
+export class Batcher {
+  // Map order is arrival order of each URL's first pending event: the oldest go first.
+  private groups = new Map<string, Group>();
+  private events = 0;
+
+  constructor(private readonly opts: BatcherOptions) {}
+
+  /** Pending lines (distinct URLs). */
+  get lines(): number {
+    return this.groups.size;
+  }
+
+  /** Pending events. */
+  get size(): number {
+    return this.events;
+  }
+
+  add(entry: OutboxEntry, now: number): void {
+    const group = this.groups.get(entry.event.url);
+    if (group) group.entries.push(entry);
+    else this.groups.set(entry.event.url, { url: entry.event.url, entries: [entry], arrivedAt: now });
+    this.events++;
+  }
+
+  /** When the next message is ready (possibly in the past), or null when nothing waits. */
+  readyAt(): number | null {
+    const first = this.groups.values().next();
+    if (first.done) return null;
+    if (this.groups.size >= this.opts.maxLines) return first.value.arrivedAt;
+    return first.value.arrivedAt + this.opts.windowMs;
+  }
+
+  /** Takes the next message if it is ready at `now`. */
+  take(now: number): Batch | null {
+    const readyAt = this.readyAt();
+    if (readyAt === null || readyAt > now) return null;
+    const groups: Group[] = [];
+    for (const group of this.groups.values()) {
+      if (groups.length >= this.opts.maxLines) break;
+      groups.push(group);
+    }
+    for (const g of groups) this.groups.delete(g.url);
+    const ids = groups.flatMap((g) => g.entries.map((e) => e.id));
+    this.events -= ids.length;
+    return { groups, ids };
+  }
+
+  /** Returns a message that could not be sent to the front, merged with what came since. */
+  putBack(batch: Batch): void {
+    const merged = new Map<string, Group>();
+    for (const g of batch.groups) {
+      const newer = this.groups.get(g.url);
+      merged.set(g.url, { url: g.url, entries: newer ? [...g.entries, ...newer.entries] : [...g.entries], arrivedAt: g.arrivedAt });
+    }
+    for (const [url, g] of this.groups) if (!merged.has(url)) merged.set(url, g);
+    this.groups = merged;
+    this.events += batch.ids.length;
+  }
+}

@@ -1,0 +1,124 @@
+import type { Logger } from 'pino';
+import { Agent } from 'undici';
+import type { Config } from '../config.js';
+import type { EventBus, TransitionEvent } from '../events.js';
+import { SqliteOutbox } from '../store/sqlite-outbox.js';
+import type { SqliteStore } from '../store/sqlite.js';
+import { DEFAULT_TIMING, Delivery, type DeliveryTiming, type Sender } from './delivery.js';
+import { toNotifyEvent, type Destination } from './event.js';
+import type { Outbox } from './outbox.js';
+import { slackSender } from './slack.js';
+import { webhookSender } from './webhook.js';
+
+export type NotifierConfig = Pick<Config, 'slackHookUrl' | 'slackMention' | 'webhookUrl' | 'webhookSecret' | 'notifyBatch' | 'notifyWindowMs'>;
+
+export interface NotifierOptions {
+  config: NotifierConfig;
+  bus: EventBus;
+  store: SqliteStore;
+  logger: Logger;
+  clock?: () => number;
+  /** Instead of the SQLite outbox on `store`. */
+  outbox?: Outbox;
+  timing?: Partial<DeliveryTiming>;
+  random?: () => number;
+  /** How long stop() waits for a message in flight. */
+  stopGraceMs?: number;
+}
+
+/**
+ * Turns transitions and reminders into Slack messages and webhook calls: every event is
+ * written to the outbox (in the transaction of the health change) before anything is sent,
+ * then each configured destination delivers it at least once, batched and paced.
+ */
+export class Notifier {
+  private readonly outbox: Outbox;
+  private readonly deliveries = new Map<Destination, Delivery>();
+  private readonly logger: Logger;
+  private readonly agent: Agent;
+  private volatileIds = 0;
+  private started = false;
+
+  constructor(private readonly opts: NotifierOptions) {
+    const { config } = opts;
+    this.logger = opts.logger.child({ component: 'notifier' });
+    this.outbox = opts.outbox ?? new SqliteOutbox(opts.store);
+    const timing: DeliveryTiming = { ...DEFAULT_TIMING, ...opts.timing };
+    this.agent = new Agent({ connectTimeout: timing.requestTimeoutMs });
+    const senders: Sender[] = [];
+    if (config.slackHookUrl) senders.push(slackSender(config.slackHookUrl, config.slackMention));
+    if (config.webhookUrl) senders.push(webhookSender(config.webhookUrl, config.webhookSecret));
+    for (const sender of senders) {
+      this.deliveries.set(sender.destination, new Delivery({
+        sender,
+        outbox: this.outbox,
+        logger: this.logger,
+        batch: { maxLines: config.notifyBatch, windowMs: config.notifyWindowMs },
+        timing,
+        dispatcher: this.agent,
+        clock: opts.clock ?? Date.now,
+        random: opts.random ?? Math.random,
+      }));
+    }
+  }
+
+  /** The destinations that will get messages. */
+  get destinations(): Destination[] {
+    return [...this.deliveries.keys()];
+  }
+
+  /** Events not yet delivered, per destination. */
+  pending(): Record<string, number> {
+    return Object.fromEntries([...this.deliveries].map(([d, delivery]) => [d, delivery.pending]));
+  }
+
+  /** Subscribes to transitions, then resends what an earlier run left undelivered. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const left = await this.outbox.counts();
+    for (const [destination, n] of Object.entries(left)) {
+      if (!this.deliveries.has(destination as Destination)) {
+        this.logger.warn({ destination, events: n }, 'undelivered notifications kept for a destination that is not configured');
+      }
+    }
+    if (this.deliveries.size === 0) {
+      this.logger.info('notifications off: set SLACK_HOOK_URL or SPO2_WEBHOOK_URL to get them');
+      return;
+    }
+    // Subscribe before loading: an event emitted meanwhile is stored and added once (ids dedupe).
+    this.opts.bus.on('transition', this.onTransition);
+    for (const [destination, delivery] of this.deliveries) {
+      const entries = await this.outbox.pending(destination);
+      if (entries.length > 0) this.logger.info({ destination, events: entries.length }, 'sending notifications left undelivered by the last run');
+      delivery.add(entries, true);
+    }
+    this.logger.info({ destinations: this.destinations }, 'notifier started');
+  }
+
+  /** Stops listening and sending; what is still pending stays in the outbox for the next start. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.opts.bus.off('transition', this.onTransition);
+    await Promise.all([...this.deliveries.values()].map((d) => d.stop(this.opts.stopGraceMs ?? 2000)));
+    await this.agent.close();
+  }
+
+  // Runs synchronously inside the monitor's emit, so the outbox insert joins the same
+  // group-commit transaction as the health write of this transition.
+  private readonly onTransition = (e: TransitionEvent): void => {
+    const event = toNotifyEvent(e);
+    this.outbox.add(event, this.destinations).then(
+      (entries) => {
+        for (const entry of entries) this.deliveries.get(entry.destination)?.add([entry]);
+      },
+      (err: unknown) => {
+        // Not durable, but still true: deliver it from memory rather than not at all.
+        this.logger.error({ err, url: event.url, kind: event.kind }, 'could not store a notification; sending it without a durable copy');
+        const id = -++this.volatileIds;
+        for (const [destination, delivery] of this.deliveries) delivery.add([{ id, destination, event }]);
+      },
+    );
+  };
+}

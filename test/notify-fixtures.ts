@@ -1,0 +1,21 @@
+import type { TransitionKind } from '../src/core/health.js';
+import type { NotifyEvent } from '../src/notify/event.js';
+
+/** Shared by the notify-* tests: events as the monitor's transitions produce them. */
+export const T0 = Date.parse('2025-03-01T12:00:00Z');
+
+/** An event of `url`; a recovery ends a 12 s outage of 503s unless `over` says otherwise. */
+export function notifyEvent(url: string, kind: TransitionKind, at: number, over: Partial<NotifyEvent> = {}): NotifyEvent {
+  const bad = kind !== 'recovered';
+  return {
+    url, kind, at, data: null,
+    status: bad ? 'Unhealthy' : 'Healthy',
+    reason: bad ? '503 Service Unavailable' : '',
+    httpStatus: bad ? 503 : 200,
+    previous: bad
+      ? { status: kind === 'reminder' ? 'Unhealthy' : 'Healthy', reason: '', httpStatus: 200, since: T0 - 60_000 }
+      : { status: 'Unhealthy', reason: '503 Service Unavailable', httpStatus: 503, since: at - 12_000 },
+    ...over,
+  };
+}
+
