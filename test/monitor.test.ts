@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import type { ProbeResult } from '../src/core/status.ts';
+import { EventBus } from '../src/events.ts';
+import { Monitor, type ProbeFn } from '../src/monitor/monitor.ts';
+import type { Store } from '../src/store/store.ts';
+
+const memoryStore = (): Store => ({
+  loadTargets: async () => [],
+  upsertTarget: async () => { throw new Error('unused'); },
+  deleteTarget: async () => true,
+  saveHealth: async () => {},
+  close: async () => {},
+});
+
+function monitor(probe: ProbeFn, overrides: { concurrency?: number; intervalMs?: number } = {}) {
+  const bus = new EventBus();
+  const m = new Monitor({
+    health: { windowSize: 10, intervalMs: overrides.intervalMs ?? 1000, fastIntervalMs: 200, remindAfterMs: 0 },
+    concurrency: overrides.concurrency ?? 10_000,
+    flushIntervalMs: 60_000,
+    probe, bus, store: memoryStore(), logger: pino({ level: 'silent' }),
+  });
+  return { m, bus };
+}
+
+const healthy = (): ProbeResult => ({ status: 'Healthy', reason: '', httpStatus: 200, latencyMs: 1, at: Date.now() });
+
+describe('scheduler', () => {
+  it('spreads the first probes of 10,000 targets registered at once over the interval', async () => {
+    const starts: number[] = [];
+    const { m } = monitor(async () => { starts.push(Date.now()); return healthy(); }, { intervalMs: 1000 });
+    m.start();
+    const t0 = Date.now();
+    for (let i = 1; i <= 10_000; i++) m.add({ id: i, url: `http://127.0.0.1:1/${i}`, data: null, createdAt: t0 });
+    await new Promise((r) => setTimeout(r, 1100));
+    await m.stop();
+    const first = starts.slice(0, 10_000).map((s) => s - t0);
+    assert.ok(first.length >= 9_900, `most targets probed within one interval, got ${first.length}`);
+    // Spread: no 100 ms slice of the interval holds more than twice its fair share.
+    const buckets = new Array(10).fill(0);
+    for (const d of first) buckets[Math.min(9, Math.floor(d / 100))]++;
+    assert.ok(Math.max(...buckets) < 2_000, `buckets ${buckets}`);
+  });
+
+  it('never has more probes in flight than the concurrency bound', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const { m } = monitor(async () => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight--;
+      return healthy();
+    }, { concurrency: 5, intervalMs: 100 });
+    m.start();
+    for (let i = 1; i <= 50; i++) m.add({ id: i, url: `http://127.0.0.1:1/${i}`, data: null, createdAt: Date.now() });
+    await new Promise((r) => setTimeout(r, 500));
+    await m.stop();
+    assert.equal(peak, 5);
+  });
+
+  it('a probe in flight for a target that was just removed never brings it back', async () => {
+    let release: (r: ProbeResult) => void = () => {};
+    const { m, bus } = monitor((_url, signal) => new Promise<ProbeResult>((resolve) => {
+      release = resolve;
+      signal.addEventListener('abort', () => resolve({ ...healthy(), status: 'Unreachable', reason: 'probe cancelled' }));
+    }), { intervalMs: 10 });
+    const kinds: string[] = [];
+    bus.on('change', (c) => kinds.push(c.kind));
+    m.start();
+    m.add({ id: 1, url: 'http://127.0.0.1:1/x', data: null, createdAt: Date.now() });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(m.probesInFlight, 1);
+    m.remove('http://127.0.0.1:1/x');
+    release(healthy());
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(m.has('http://127.0.0.1:1/x'), false);
+    assert.equal(m.size, 0);
+    assert.deepEqual(kinds, ['added', 'removed']);
+    await m.stop();
+  });
+
+  it('keeps each target on its period', async () => {
+    const times = new Map<string, number[]>();
+    const { m } = monitor(async (url) => {
+      times.set(url, [...(times.get(url) ?? []), Date.now()]);
+      return healthy();
+    }, { intervalMs: 100 });
+    m.start();
+    for (let i = 1; i <= 20; i++) m.add({ id: i, url: `u${i}`, data: null, createdAt: Date.now() });
+    await new Promise((r) => setTimeout(r, 1050));
+    await m.stop();
+    for (const ts of times.values()) {
+      assert.ok(ts.length >= 9 && ts.length <= 11, `probes: ${ts.length}`);
+      for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! - ts[i - 1]! >= 95, 'not faster than the interval');
+    }
+  });
+});
