@@ -1,15 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config, ListenAddr } from './config.js';
 import { checkAllowed } from './core/allow.js';
 import { EventBus } from './events.js';
 import { Authenticator, authorizeUpgrade, installAuth, securityNotes } from './http/auth.js';
+import { registerDashboard, sendDashboard, wantsDashboard } from './http/dashboard.js';
 import { createHttpApp } from './http/server.js';
+import { WsHub } from './http/ws.js';
 import { readTlsFiles, reloadTlsOnSighup } from './http/tls.js';
 import { Monitor } from './monitor/monitor.js';
+import { Notifier } from './notify/notifier.js';
 import { createProbeAgent, probe } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -25,6 +29,9 @@ export interface App {
   registry: Registry;
   stop(): Promise<void>;
 }
+
+/** The built dashboard: dist/web beside this file's dist/app.js. */
+const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 
 /** Starts everything in dependency order; `stop()` undoes it in reverse. */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
@@ -43,6 +50,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const stored = await store.loadTargets();
   monitor.restore(stored);
   const registry = new Registry(store, monitor);
+  // Before the monitor starts: no transition may be emitted with nobody listening.
+  const notifier = new Notifier({ config, bus, store, logger });
+  await notifier.start();
 
   const tls = readTlsFiles(config);
   const auth = new Authenticator(config);
@@ -51,11 +61,14 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     logger,
     bodyLimit: config.bodyLimit,
     checkUrl: (url) => checkAllowed(url, config.allowTargets),
-    dashboard: () => false,
+    dashboard: (req, reply) => wantsDashboard(req) && (sendDashboard(reply), true),
     health: () => ({ probesInFlight: monitor.probesInFlight }),
     https: tls,
   });
   installAuth(http, auth);
+  registerDashboard(http, { webDir: WEB_DIR });
+  const hub = new WsHub({ bus, snapshot: () => monitor.list(), logger });
+  onUpgrade(http.server, (req) => (req.url ?? '').split('?')[0] === '/ws', (req, socket, head) => hub.handleUpgrade(req, socket, head), auth);
   await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
   const httpUrl = urlOf(tls ? 'https' : 'http', http.server);
 
@@ -66,6 +79,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       res.end(JSON.stringify({ error: 'this listener only serves WebSocket upgrades' }));
     };
     wsServer = tls ? createHttpsServer(tls, upgradeOnly) : createServer(upgradeOnly);
+    onUpgrade(wsServer, () => true, (req, socket, head) => hub.handleUpgrade(req, socket, head), auth); // any path, as SpO₂ did
     await listen(wsServer, config.wsListen);
   }
   const wsUrl = wsServer ? urlOf(tls ? 'wss' : 'ws', wsServer) : null;
@@ -83,9 +97,11 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     config, httpUrl, wsUrl, bus, monitor, registry,
     stop: () => (stopping ??= (async () => {
       stopTlsReload();
+      await hub.close();
       await http.close();
       if (wsServer) await new Promise<void>((resolve) => { wsServer!.closeAllConnections(); wsServer!.close(() => resolve()); });
       await monitor.stop();
+      await notifier.stop();
       await store.close();
       await agent.close();
       logger.info('SpO₂ stopped');
