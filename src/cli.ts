@@ -3,6 +3,7 @@ import { startApp } from './app.js';
 import { ConfigError, configHelp, loadConfig } from './config.js';
 import { isStatus } from './core/status.js';
 import type { TargetValue } from './core/target.js';
+import { hashPasswordCommand } from './hash-password.js';
 import { createLogger } from './logger.js';
 
 const USAGE = `spo2 — health-checks URLs that come and go
@@ -13,6 +14,7 @@ usage:
   spo2 rm URL                       unregister URL
   spo2 ls [--status S]              list targets (S: Healthy, Unhealthy, Unreachable)
   spo2 get URL                      show one target
+  spo2 hash-password                read a password on stdin, print its hash for SPO2_BASIC_AUTH
 
 client options: --server URL (env SPO2_SERVER, default http://127.0.0.1:8000), --token T (env SPO2_API_TOKEN), --json
 
@@ -25,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'hash-password':
+      return hashPasswordCommand();
     case 'add':
     case 'rm':
     case 'ls':
