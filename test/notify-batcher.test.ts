@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Batcher, type Batch } from '../src/notify/batcher.js';
-import { collapse, formatSlack } from '../src/notify/format.js';
-import type { OutboxEntry } from '../src/notify/outbox.js';
-import { notifyEvent, T0 } from './notify-fixtures.js';
+import { Batcher, type Batch } from '../src/notify/batcher.ts';
+import { collapse, formatSlack } from '../src/notify/format.ts';
+import type { OutboxEntry } from '../src/notify/outbox.ts';
+import { notifyEvent, T0 } from './notify-fixtures.ts';
 
 let nextId = 1;
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Status } from '../src/core/status.js';
-import type { NotifyEvent } from '../src/notify/event.js';
-import { collapse, formatSlack, formatWebhook } from '../src/notify/format.js';
-import { notifyEvent, T0 } from './notify-fixtures.js';
+import type { Status } from '../src/core/status.ts';
+import type { NotifyEvent } from '../src/notify/event.ts';
+import { collapse, formatSlack, formatWebhook } from '../src/notify/format.ts';
+import { notifyEvent, T0 } from './notify-fixtures.ts';
 
 function slack(groups: NotifyEvent[][], mention = '<!channel>', now = T0 + 20_000): string[] {
   return formatSlack(groups.map(collapse), { mention, now }).text.split('\n');
