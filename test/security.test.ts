@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { hashPassword } from '../src/core/password.js';
-import { q, startSpo2, startTargetServer, tempDir, waitFor, type Spo2, type TargetServer } from './helpers.js';
+import { q, startSpo2, startTargetServer, tempDir, type Spo2, type TargetServer } from './helpers.js';
 
 const API = 'api-' + 'a1b2c3d4'.repeat(4);
 const READ = 'read-' + 'e5f6a7b8'.repeat(4);
@@ -25,7 +25,7 @@ function servedCertName(url: string): Promise<string> {
     const socket = connect({ host: hostname, port: Number(port), rejectUnauthorized: false }, () => {
       const cn = socket.getPeerCertificate().subject.CN;
       socket.end();
-      resolve(Array.isArray(cn) ? cn[0]! : cn);
+      resolve(String(cn));
     });
     socket.on('error', reject);
   });
