@@ -97,4 +97,15 @@ describe('batcher', () => {
     assert.match(text, /\(1160 earlier events folded into these lines\)/);
     assert.doesNotMatch(text, /<!channel>/); // everything ended recovered
   });
+
+  test('a days-long backlog of one URL keeps its count and latest state, not every event in memory', () => {
+    const b = new Batcher({ maxLines: 40, windowMs: 10_000 });
+    for (let i = 0; i < 1000; i++) b.add(entry('http://flap/', i % 2 === 0 ? 'bad' : 'recovered', T0 + i * 60_000), T0 + i * 60_000);
+    const batch = b.take(T0 + 1000 * 60_000)!;
+    const [group] = batch.groups;
+    assert.equal(batch.ids.length, 1000);
+    assert.ok(group!.entries.length <= 64);
+    const line = collapse(group!.entries.map((e) => e.event), group!.ids.length);
+    assert.deepEqual([line.kind, line.folded, line.firstAt], ['recovered', 999, T0]);
+  });
 });

@@ -10,10 +10,17 @@ export interface BatcherOptions {
 /** The events of one URL waiting in the same message, oldest first. */
 export interface Group {
   url: string;
+  /** The events kept for the message: all of them, or the first and the latest of a long backlog. */
   entries: OutboxEntry[];
+  /** Every pending event of the URL, the ones no longer kept in memory included. */
+  ids: number[];
   /** When the first of them reached the batcher. */
   arrivedAt: number;
 }
+
+/** A URL with more pending events than this keeps only its first and latest ones in memory. */
+const KEEP_EVENTS = 64;
+const KEEP_LATEST = 32;
 
 export interface Batch {
   groups: Group[];
@@ -45,8 +52,15 @@ export class Batcher {
 
   add(entry: OutboxEntry, now: number): void {
     const group = this.groups.get(entry.event.url);
-    if (group) group.entries.push(entry);
-    else this.groups.set(entry.event.url, { url: entry.event.url, entries: [entry], arrivedAt: now });
+    if (group) {
+      group.entries.push(entry);
+      group.ids.push(entry.id);
+      // A days-long outage of a flapping target must not grow memory without bound; the
+      // line needs only the first event (its time) and the latest ones (what it says now).
+      if (group.entries.length > KEEP_EVENTS) group.entries.splice(1, group.entries.length - 1 - KEEP_LATEST);
+    } else {
+      this.groups.set(entry.event.url, { url: entry.event.url, entries: [entry], ids: [entry.id], arrivedAt: now });
+    }
     this.events++;
   }
 
@@ -68,7 +82,7 @@ export class Batcher {
       groups.push(group);
     }
     for (const g of groups) this.groups.delete(g.url);
-    const ids = groups.flatMap((g) => g.entries.map((e) => e.id));
+    const ids = groups.flatMap((g) => g.ids);
     this.events -= ids.length;
     return { groups, ids };
   }
@@ -78,7 +92,9 @@ export class Batcher {
     const merged = new Map<string, Group>();
     for (const g of batch.groups) {
       const newer = this.groups.get(g.url);
-      merged.set(g.url, { url: g.url, entries: newer ? [...g.entries, ...newer.entries] : [...g.entries], arrivedAt: g.arrivedAt });
+      merged.set(g.url, newer
+        ? { url: g.url, entries: [...g.entries, ...newer.entries], ids: [...g.ids, ...newer.ids], arrivedAt: g.arrivedAt }
+        : g);
     }
     for (const [url, g] of this.groups) if (!merged.has(url)) merged.set(url, g);
     this.groups = merged;

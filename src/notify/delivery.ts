@@ -131,7 +131,7 @@ export class Delivery {
 
   private async attempt(batch: Batch): Promise<void> {
     const { sender, logger, timing, clock } = this.opts;
-    const lines = batch.groups.map((g) => collapse(g.entries.map((e) => e.event)));
+    const lines = batch.groups.map((g) => collapse(g.entries.map((e) => e.event), g.ids.length));
     const { body, headers } = sender.encode(lines, clock());
     const outcome = await this.post(body, headers);
     const now = clock();

@@ -43,13 +43,16 @@ const DELAY_NOTE_MS = 2 * 60_000;
 /** Reasons come from remote servers: keep a line readable whatever they send. */
 const MAX_REASON_CHARS = 300;
 
-/** Collapses the events of one URL (oldest first, at least one) into one line. */
-export function collapse(events: readonly NotifyEvent[]): Line {
+/**
+ * Collapses the events of one URL (oldest first, at least one) into one line. `total` is
+ * how many events the line stands for when only some of them are given.
+ */
+export function collapse(events: readonly NotifyEvent[], total = events.length): Line {
   const event = events[events.length - 1];
   if (!event) throw new Error('collapse() needs at least one event');
   // A reminder right after the URL went bad in the same batch is still news to the reader.
   const wentBad = event.kind === 'reminder' && events.some((e) => e.kind === 'bad');
-  return { event, kind: wentBad ? 'bad' : event.kind, folded: events.length - 1, firstAt: events[0]!.at };
+  return { event, kind: wentBad ? 'bad' : event.kind, folded: Math.max(events.length, total) - 1, firstAt: events[0]!.at };
 }
 
 /** True when the line tells of a target that newly went bad (and has not recovered). */
