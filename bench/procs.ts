@@ -1,0 +1,120 @@
+/** The processes of a benchmark run: SpO₂ as a user starts it, and the helper children. */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { cpuTicksFromStat, rssFromStatus } from './stats.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU time (user + system) of a process so far, ms. */
+export function cpuMs(pid: number): number {
+  return cpuTicksFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) * TICK_MS;
+}
+
+export function rssBytes(pid: number): number {
+  return rssFromStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A free loopback port, so a restarted SpO₂ comes back on the same address. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** A helper child (bench/*.ts) answering `{id, ...}` requests over IPC. */
+export class Child {
+  readonly proc: ChildProcess;
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(file: string) {
+    this.proc = fork(join(ROOT, 'bench', file), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.proc.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.error) p.reject(new Error(msg.error));
+      else p.resolve(msg.result);
+    });
+    this.proc.on('exit', () => {
+      for (const p of this.pending.values()) p.reject(new Error(`${file} exited`));
+      this.pending.clear();
+    });
+  }
+
+  call<T>(msg: Record<string, unknown>, timeoutMs = 60_000): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`no answer to ${String(msg.cmd)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => { clearTimeout(timer); resolve(v as T); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      this.proc.send({ ...msg, id });
+    });
+  }
+
+  stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    this.proc.kill('SIGTERM');
+    return exited;
+  }
+}
+
+export interface Spo2Process {
+  proc: ChildProcess;
+  pid: number;
+  base: string;
+  stderr: () => string;
+  /** SIGTERM and wait for the exit (bounded). */
+  stop(): Promise<void>;
+}
+
+/** `node bin/spo2.js serve` with env, as a user runs it; resolves once spawned. */
+export function spawnSpo2(env: Record<string, string>, port: number, nodeArgs: string[] = []): Spo2Process {
+  const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'spo2.js'), 'serve'], {
+    env: { PATH: process.env.PATH ?? '', HTTP_LISTEN_ADDR: `127.0.0.1:${port}`, WS_LISTEN_ADDR: 'off', SPO2_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    proc, pid: proc.pid!, base: `http://127.0.0.1:${port}`, stderr: () => stderr,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls `GET /healthz` until it answers 200; returns ms since `since` (performance.now()). */
+export async function waitHealthy(base: string, since: number, timeoutMs: number, proc?: ChildProcess): Promise<number> {
+  const deadline = since + timeoutMs;
+  while (performance.now() < deadline) {
+    if (proc && proc.exitCode !== null) throw new Error(`spo2 exited with ${proc.exitCode}`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      await res.arrayBuffer();
+      if (res.status === 200) return performance.now() - since;
+    } catch {
+      // not listening yet
+    }
+    await sleep(5);
+  }
+  throw new Error(`spo2 did not answer /healthz within ${timeoutMs} ms`);
+}
