@@ -92,6 +92,10 @@ export function createProbeAgent(timeoutMs: number): Agent {
     connect: { timeout: timeoutMs },
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 30_000,
+    // A server's `Keep-Alive: timeout=5` (Node's default) minus undici's default 2 s margin
+    // is 3 s, the default interval: every probe of a one-target origin would reconnect.
+    // A 1 s margin keeps the connection for the next probe and is still far from the race.
+    keepAliveTimeoutThreshold: 1_000,
     connections: 8,
     pipelining: 1,
   });
