@@ -9,7 +9,7 @@ import { checkAllowed } from './core/allow.js';
 import { EventBus } from './events.js';
 import { Authenticator, authorizeUpgrade, installAuth, securityNotes } from './http/auth.js';
 import { registerDashboard, sendDashboard, wantsDashboard } from './http/dashboard.js';
-import { createHttpApp } from './http/server.js';
+import { createHttpApp, SLOW_CLIENT } from './http/server.js';
 import { WsHub } from './http/ws.js';
 import { readTlsFiles, reloadTlsOnSighup } from './http/tls.js';
 import { Monitor } from './monitor/monitor.js';
@@ -78,7 +78,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket' });
       res.end(JSON.stringify({ error: 'this listener only serves WebSocket upgrades' }));
     };
-    wsServer = tls ? createHttpsServer(tls, upgradeOnly) : createServer(upgradeOnly);
+    wsServer = tls ? createHttpsServer({ ...tls, ...SLOW_CLIENT }, upgradeOnly) : createServer(SLOW_CLIENT, upgradeOnly);
     onUpgrade(wsServer, () => true, (req, socket, head) => hub.handleUpgrade(req, socket, head), auth); // any path, as SpO₂ did
     await listen(wsServer, config.wsListen);
   }

@@ -17,6 +17,12 @@ export interface HttpAppOptions {
   https?: { cert: Buffer | string; key: Buffer | string } | null;
 }
 
+/**
+ * A stalled or trickling client (slow-loris) gives its socket up: headers within 10 s, the
+ * whole request within 30 s (`requestTimeout` below), checked every 2 s.
+ */
+export const SLOW_CLIENT = { headersTimeout: 10_000, connectionsCheckingInterval: 2_000 };
+
 /** The HTTP API: SpO₂-compatible routes, `/api/v1`, `/healthz`; every error as `{"error": "..."}`. */
 export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   const app = Fastify({
@@ -26,7 +32,10 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     forceCloseConnections: true,
-    ...(opts.https ? { https: opts.https } : {}),
+    requestTimeout: 30_000,
+    ...(opts.https ? { https: { ...opts.https, ...SLOW_CLIENT } } : { http: SLOW_CLIENT }),
+    // A path that is not valid percent-encoding answers in the API's own error shape.
+    frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => reply.code(400).send({ error: err.message }),
   }) as unknown as FastifyInstance;
 
   // Bodies are taken raw whatever their content type (curl -d sends form encoding) and
