@@ -33,13 +33,11 @@ export class Stream {
   connect(): void {
     const ws = new WebSocket(this.url);
     this.socket = ws;
-    let received = false;
-    ws.onopen = () => this.handlers.open();
+    ws.onopen = () => {
+      this.attempts = 0; // a server that accepts is up: the next drop retries fast again
+      this.handlers.open();
+    };
     ws.onmessage = (event) => {
-      if (!received) {
-        received = true;
-        this.attempts = 0; // a server that talks is up: the next drop retries fast again
-      }
       const msg = parse(event.data);
       if (msg) this.handlers.message(msg);
     };
