@@ -10,6 +10,7 @@ import type { Status } from '../src/core/status.js';
 import type { ChangeKind, ChangeMessage, TargetValue } from '../src/core/target.js';
 import { EventBus } from '../src/events.js';
 import { WsHub, type WsHubOptions } from '../src/http/ws.js';
+import { api, FAST_ENV, q, startSpo2, startTargetServer } from './helpers.ts';
 
 function value(url: string, status: Status = 'Healthy', extra: Partial<TargetValue> = {}): TargetValue {
   const now = new Date().toISOString();
@@ -190,7 +191,7 @@ describe('WebSocket hub', () => {
   });
 
   test('a peer that stops answering pings is dropped', async () => {
-    const h = await startHub({ pingIntervalMs: 40 });
+    const h = await startHub({ pingIntervalMs: 150 });
     const good = await listen(h.url);
     const stalled = await stalledClient(h.port);
     assert.equal(h.hub.clientCount, 2);
@@ -228,5 +229,46 @@ describe('WebSocket hub', () => {
     const late = new WebSocket(h.url);
     const [err] = (await once(late, 'error')) as [Error];
     assert.match(err.message, /503/);
+  });
+});
+
+describe('WebSocket stream of the real server', () => {
+  test('both listeners (/ws and WS_LISTEN_ADDR, any path) send the snapshot, then changes in order', async () => {
+    const targets = await startTargetServer();
+    const spo2 = await startSpo2({ wsListener: true, env: FAST_ENV });
+    cleanups.push(() => targets.close(), async () => void (await spo2.stop()));
+    const before = targets.url('/before');
+    await api(spo2.httpUrl, 'PUT', q(before), { team: 'a' });
+    const main = await listen(spo2.httpUrl.replace(/^http/, 'ws') + '/ws');
+    const extra = await listen(spo2.wsUrl! + '/any/path');
+    const flip = targets.url('/flip');
+    targets.set('/flip', { status: 503 });
+    await api(spo2.httpUrl, 'PUT', q(flip));
+    await api(spo2.httpUrl, 'DELETE', q(before));
+    for (const c of [main, extra]) {
+      // Probe results also arrive as `status` events; the contract is the order of what matters.
+      const deadline = Date.now() + 10_000;
+      const flipBad = () => c.messages.findIndex((m) => m.url === flip && m.status === 'Unhealthy');
+      while (flipBad() < 0 && Date.now() < deadline) await c.waitFor(c.messages.length + 1, 10_000);
+      const msgs = c.messages;
+      assert.deepEqual([msgs[0]!.event, msgs[0]!.url, msgs[0]!.status], ['snapshot', before, 'Healthy']);
+      assert.deepEqual(msgs[0]!.data, { team: 'a' });
+      const added = msgs.findIndex((m) => m.event === 'added' && m.url === flip);
+      const removed = msgs.findIndex((m) => m.event === 'removed' && m.url === before);
+      assert.ok(added > 0 && removed > added && flipBad() > added, `order: ${msgs.map((m) => m.event).join(',')}`);
+      assert.equal(msgs[removed]!.status, 'Removed');
+      assert.equal(msgs[flipBad()]!.reason, '503 Service Unavailable');
+      assert.ok(!msgs.slice(removed + 1).some((m) => m.url === before), 'nothing about a removed target after its removal');
+    }
+    const common = Math.min(main.messages.length, extra.messages.length);
+    const key = (m: ChangeMessage) => `${m.event} ${m.url} ${m.status} ${m.lastCheck}`;
+    assert.deepEqual(main.messages.slice(0, common).map(key), extra.messages.slice(0, common).map(key), 'both listeners carry the same stream');
+
+    // A late client gets the latest state only.
+    const late = await listen(spo2.wsUrl!);
+    const [only] = await late.waitFor(1);
+    await sleep(100);
+    assert.equal(late.messages.length, 1);
+    assert.deepEqual([only!.event, only!.url, only!.status], ['snapshot', flip, 'Unhealthy']);
   });
 });
