@@ -44,6 +44,7 @@ export class Monitor {
   private timerAt = Infinity;
   private flushTimer: NodeJS.Timeout | null = null;
   private running = false;
+  private restoredAt: number | null = null;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -63,6 +64,7 @@ export class Monitor {
   /** Loads stored targets with their damped state; their first probes spread over one interval. */
   restore(stored: StoredTarget[]): void {
     const now = this.now();
+    this.restoredAt = now;
     for (const s of stored) {
       const health = s.health ?? initialHealth(s.createdAt);
       this.insert({ id: s.id, url: s.url, data: s.data, createdAt: s.createdAt, health }, now);
@@ -71,6 +73,12 @@ export class Monitor {
 
   start(): void {
     this.running = true;
+    // The phases of restored targets count from now, not from the restore: what start-up
+    // took in between (the listener, the notifier) would otherwise fire as one burst.
+    // One shift for every queued entry keeps the heap's order.
+    const shift = this.restoredAt === null ? 0 : this.now() - this.restoredAt;
+    if (shift > 0) for (const e of this.entries.values()) if (e.heapIndex >= 0) e.dueAt += shift;
+    this.restoredAt = null;
     this.arm();
     this.flushTimer = setInterval(() => void this.flush(), this.opts.flushIntervalMs);
     this.flushTimer.unref();
@@ -181,6 +189,7 @@ export class Monitor {
     e.inFlight = controller;
     this.inFlight++;
     const startedAt = this.now();
+    const scheduledAt = e.dueAt;
     let result: ProbeResult;
     try {
       result = await this.opts.probe(e.target.url, controller.signal);
@@ -195,7 +204,12 @@ export class Monitor {
     this.next();
     if (e.removed || !this.running) return; // removed while in flight: never brought back
     this.apply(e, result);
-    e.dueAt = Math.max(startedAt + nextDelay(e.target.health, this.opts.health), this.now());
+    const delay = nextDelay(e.target.health, this.opts.health);
+    // Each target keeps its own grid: a tick's few ms of lateness must not add to every
+    // period (at 10,000 targets that alone lost ~1 % of the probes). A probe that ran much
+    // later than planned (a queue, a stall) starts a new grid instead of catching up.
+    const base = startedAt - scheduledAt <= delay / 10 ? scheduledAt : startedAt;
+    e.dueAt = Math.max(base + delay, this.now());
     this.heap.push(e);
     this.arm();
   }
