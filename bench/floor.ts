@@ -12,6 +12,7 @@ export interface FloorStart {
   intervalMs: number;
 }
 
+let dispatched = 0;
 let done = 0;
 let errors = 0;
 
@@ -40,6 +41,7 @@ function run({ ports, n, intervalMs }: FloorStart): void {
       if (started + round * intervalMs + (i * intervalMs) / n > now) break;
       agent.dispatch({ origin: origins[i % origins.length]!, path: `/t/${i}`, method: 'GET', headers: { 'user-agent': 'floor', accept: '*/*', host: `127.0.0.1:${ports[i % ports.length]}` } }, handler);
       next++;
+      dispatched++;
     }
   };
   setInterval(tick, 5);
@@ -50,7 +52,7 @@ process.on('message', (msg: { cmd: 'start'; args: FloorStart } | { cmd: 'count' 
     run(msg.args);
     process.send!({ ok: true });
   } else {
-    process.send!({ done, errors });
+    process.send!({ dispatched, done, errors });
   }
 });
 process.on('disconnect', () => process.exit(0));

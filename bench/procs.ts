@@ -13,6 +13,14 @@ export function cpuMs(pid: number): number {
   return cpuTicksFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) * TICK_MS;
 }
 
+/** CPU time all processes of the machine spent busy so far, ms (from /proc/stat). */
+export function machineBusyMs(): number {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const v = f.map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - v[3]! - v[4]!) * TICK_MS; // minus idle and iowait
+}
+
 export function rssBytes(pid: number): number {
   return rssFromStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../src/core/duration.js';
-import { Child, cpuMs, freePort, rssBytes, sleep, spawnSpo2, waitHealthy, type Spo2Process } from './procs.js';
+import { Child, cpuMs, freePort, machineBusyMs, rssBytes, sleep, spawnSpo2, waitHealthy, type Spo2Process } from './procs.js';
 import { register } from './register.js';
 import { burstiness, check, info, mb, ms, pct, perSec, ratio, summarize, table, us, type Row } from './stats.js';
 import type { Coverage, WindowStats } from './targets.js';
@@ -55,6 +55,8 @@ interface Steady {
   cpuPerProbeUs: number;
   /** Share of one core. */
   cpuCores: number;
+  /** Cores busy with everything else on the machine (not SpO₂ or the floor, not the target servers). */
+  otherCores: number;
   rssMaxBytes: number;
 }
 
@@ -62,6 +64,9 @@ interface Steady {
 async function steadyWindow(targets: Child, pid: number, n: number, seconds: number): Promise<Steady> {
   await targets.call({ cmd: 'window' });
   const cpu0 = cpuMs(pid);
+  const helpers = [targets.proc.pid!, process.pid];
+  const helpers0 = helpers.reduce((a, p) => a + cpuMs(p), 0);
+  const busy0 = machineBusyMs();
   const t0 = performance.now();
   let rssMax = 0;
   const end = t0 + seconds * 1000;
@@ -70,12 +75,13 @@ async function steadyWindow(targets: Child, pid: number, n: number, seconds: num
     await sleep(Math.min(1000, end - performance.now()));
   }
   const cpu = cpuMs(pid) - cpu0;
+  const others = machineBusyMs() - busy0 - cpu - (helpers.reduce((a, p) => a + cpuMs(p), 0) - helpers0);
   const stats = await targets.call<WindowStats>({ cmd: 'stats', n });
   rssMax = Math.max(rssMax, rssBytes(pid));
   const expected = (n * stats.windowMs) / intervalMs;
   return {
     n, expected: Math.round(expected), achieved: stats.hits, rate: stats.hits / expected, gap: summarize(stats.gaps),
-    unprobed: stats.unprobed, connections: stats.connections, cpuMs: cpu, cpuPerProbeUs: (cpu * 1000) / stats.hits, cpuCores: cpu / stats.windowMs, rssMaxBytes: rssMax,
+    unprobed: stats.unprobed, connections: stats.connections, cpuMs: cpu, cpuPerProbeUs: (cpu * 1000) / stats.hits, cpuCores: cpu / stats.windowMs, otherCores: Math.max(0, others / stats.windowMs), rssMaxBytes: rssMax,
   };
 }
 
@@ -194,6 +200,7 @@ async function main(): Promise<void> {
       info('CPU per probe: spo2 / floor', `${us(steady.cpuPerProbeUs)} / ${us(floorUs)} (before ${us(floor.cpuPerProbeUs)}, after ${us(floorAfter.cpuPerProbeUs)})`),
       info('CPU: spo2 / floor', `${(steady.cpuCores * 100).toFixed(0)} % / ${(floor.cpuCores * 100).toFixed(0)} % of a core`),
       info('floor probes achieved', pct(floor.rate)),
+      info('other load on the machine (cores)', `${steady.otherCores.toFixed(2)} during SpO₂, ${floor.otherCores.toFixed(2)} / ${floorAfter.otherCores.toFixed(2)} during the floors`),
       info('new connections per probe: spo2 / floor', `${(steady.connections / steady.achieved).toFixed(3)} / ${(floor.connections / floor.achieved).toFixed(3)}`),
       check('resident memory (max)', steady.rssMaxBytes, mb, '<=', 300 * 1024 * 1024),
       check('registrations (64 clients)', reg.perSecond, perSec, '>=', 2000),
