@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { hashPassword } from '../src/core/password.js';
-import { q, startSpo2, startTargetServer, tempDir, type Spo2, type TargetServer } from './helpers.js';
+import { api, q, startSpo2, startTargetServer, tempDir, type Spo2, type TargetServer } from './helpers.js';
 
 const API = 'api-' + 'a1b2c3d4'.repeat(4);
 const READ = 'read-' + 'e5f6a7b8'.repeat(4);
@@ -92,6 +92,7 @@ describe('native TLS, tokens and basic auth', { timeout: 60_000 }, () => {
     assert.equal(await wsOpen(spo2.httpUrl.replace('https', 'wss') + '/ws', {}), 401);
     assert.equal(await wsOpen(spo2.wsUrl!, {}), 401);
     assert.equal(await wsOpen(spo2.wsUrl!, { authorization: basic('ops', 'nope') }), 401);
+    assert.equal(await wsOpen(spo2.wsUrl! + '/healthz', {}), 401, 'no path of the extra listener is public');
   });
 
   it('writes need the API token; reads take the read token or the dashboard user', async () => {
@@ -164,6 +165,20 @@ describe('start-up without authentication', { timeout: 30_000 }, () => {
     try {
       const line = await spo2.waitForLog((l) => /WITHOUT authentication/.test(l.msg));
       assert.equal(line.level, 40);
+    } finally {
+      await spo2.stop();
+    }
+  });
+
+  it('a narrower allow-list still lets earlier targets be read and removed', async () => {
+    let spo2 = await startSpo2({ env: { SPO2_ALLOW_TARGETS: '*' } });
+    try {
+      const url = 'http://10.9.9.9:7700/health';
+      assert.equal((await api(spo2.httpUrl, 'PUT', q(url))).status, 200);
+      spo2 = await spo2.restart({ SPO2_ALLOW_TARGETS: '*.svc.cluster.local' });
+      assert.equal((await api(spo2.httpUrl, 'GET', q(url))).status, 200);
+      assert.equal((await api(spo2.httpUrl, 'PUT', q(url))).status, 400);
+      assert.equal((await api(spo2.httpUrl, 'DELETE', q(url))).status, 200);
     } finally {
       await spo2.stop();
     }

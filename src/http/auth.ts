@@ -182,7 +182,8 @@ export async function authorizeUpgrade(
   socket: Duplex,
 ): Promise<boolean> {
   if (!auth.enabled) return true;
-  const decision = await auth.check({ method: 'GET', url: req.url ?? '/', headers: req.headers, ip: req.socket.remoteAddress ?? '' });
+  // Always judged as a read of the stream: WS_LISTEN_ADDR serves any path, /healthz included.
+  const decision = await auth.check({ method: 'GET', url: '/ws', headers: req.headers, ip: req.socket.remoteAddress ?? '' });
   if (decision.ok) return true;
   const body = JSON.stringify({ error: decision.error });
   const reason = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' }[decision.status];

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../registry.js';
 import { HttpError, parseJsonBody, singleParam } from './body.js';
-import { type UrlRule, validUrl } from './validate.js';
+import { allowAll, type UrlRule, validUrl } from './validate.js';
 
 export interface CompatOptions {
   registry: Registry;
@@ -25,13 +25,14 @@ export function registerCompatRoutes(app: FastifyInstance, { registry, checkUrl,
     if (dashboard(req, reply)) return reply;
     const raw = singleParam(req.query, 'url');
     if (raw === undefined) throw new HttpError(400, 'missing "url" query parameter (GET /all lists every target)');
-    const value = registry.get(validUrl(raw, checkUrl));
+    // The allow-list guards registration only: a target allowed before a change of the list stays readable and removable.
+    const value = registry.get(validUrl(raw, allowAll));
     if (!value) throw new HttpError(404, 'url is not registered');
     return value;
   });
 
   app.delete('/', async (req) => {
-    const url = validUrl(singleParam(req.query, 'url'), checkUrl);
+    const url = validUrl(singleParam(req.query, 'url'), allowAll);
     const removed = await registry.remove(url);
     if (!removed) throw new HttpError(404, 'url is not registered');
     return removed;
