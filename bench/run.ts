@@ -9,6 +9,7 @@
  *   BENCH_LIMIT=1 / --limit       then add targets in steps of BENCH_LIMIT_STEP (default 5000)
  *                                 until the probe rate drops below 99 % (or BENCH_LIMIT_MAX)
  *   BENCH_PROFILE=1 / --profile   SpO₂ runs with --cpu-prof; the profile lands in bench/results/
+ *   SPO2_*                        passed to SpO₂ as they are (SPO2_CONCURRENCY, SPO2_FLUSH_INTERVAL...)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -141,7 +142,8 @@ async function main(): Promise<void> {
 
     const port = await freePort();
     const env: Record<string, string> = { DATABASE_PATH: join(dir, 'spo2.db'), SPO2_INTERVAL: intervalText };
-    if (concurrency) env.SPO2_CONCURRENCY = concurrency;
+    // Any SPO2_* setting of the bench's environment goes to SpO₂ (e.g. SPO2_CONCURRENCY).
+    for (const [k, v] of Object.entries(process.env)) if (k.startsWith('SPO2_') && k !== 'SPO2_INTERVAL' && v !== undefined) env[k] = v;
     const t0 = performance.now();
     spo2 = spawnSpo2(env, port, profile ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS}`] : []);
     const coldApiMs = await waitHealthy(spo2.base, t0, 30_000, spo2.proc);
