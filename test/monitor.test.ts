@@ -5,6 +5,7 @@ import type { ProbeResult } from '../src/core/status.ts';
 import { EventBus } from '../src/events.ts';
 import { Monitor, type ProbeFn } from '../src/monitor/monitor.ts';
 import type { Store } from '../src/store/store.ts';
+import { waitFor } from './helpers.ts';
 
 const memoryStore = (): Store => ({
   loadTargets: async () => [],
@@ -25,14 +26,6 @@ function monitor(probe: ProbeFn, overrides: { concurrency?: number; intervalMs?:
   return { m, bus };
 }
 
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const healthy = (): ProbeResult => ({ status: 'Healthy', reason: '', httpStatus: 200, latencyMs: 1, at: Date.now() });
 
 describe('scheduler', () => {
@@ -45,7 +38,7 @@ describe('scheduler', () => {
     m.start();
     const t0 = Date.now();
     for (let i = 1; i <= 10_000; i++) m.add({ id: i, url: `http://127.0.0.1:1/${i}`, data: null, createdAt: t0 });
-    await waitUntil(() => first.size === 10_000, 10_000);
+    await waitFor(() => first.size === 10_000, 10_000, 'every target probed once');
     await m.stop();
     // Spread: no 100 ms slice of the interval holds more than twice its fair share (1,000).
     const buckets = new Array(10).fill(0);
