@@ -1,6 +1,7 @@
 import type { ChangeMessage } from '../../src/core/target.js';
 import type { Status } from '../../src/core/status.js';
 import { formatData, formatDuration, formatLatency, splitUrl } from './format.js';
+import { ChunkedList } from './layout.js';
 
 export type StatusFilter = Status | 'all';
 
@@ -32,6 +33,13 @@ interface BoardElements {
 
 /** Above this share of the cards changing in one frame, re-sorting everything is cheaper. */
 const BULK_SHARE = 0.25;
+/**
+ * While a snapshot streams in, render at most this often: each partial render re-sorts and
+ * moves cards, so 10,000 targets would otherwise pay that cost dozens of times.
+ */
+const RESYNC_RENDER_MS = 1000;
+/** Rows of cards per layout chunk (see layout.ts). */
+const ROWS_PER_CHUNK = 6;
 
 const REMOVED = null;
 
@@ -55,15 +63,22 @@ export class Board {
   private readonly bad = new Set<Card>();
   private readonly counts: Record<Status, number> = { Healthy: 0, Unhealthy: 0, Unreachable: 0 };
   private frame = 0;
+  private resyncTimer: ReturnType<typeof setTimeout> | undefined;
   private query = '';
   private statusFilter: StatusFilter = 'all';
   /** URLs seen since a resync began; null when not resyncing. */
   private resyncSeen: Set<string> | null = null;
   private arrival: { url: string; then: (el: HTMLElement) => void } | null = null;
-  /** Wall-clock time of the last flush, for tests and the bench. */
-  lastFlushMs = 0;
+  private readonly layout: ChunkedList;
+  /** Order or filter changed since the last layout. */
+  private layoutDirty = false;
+  private shown = 0;
+  /** What the DOM updates cost, for the bench (bench/dashboard.ts). */
+  readonly stats = { flushes: 0, messages: 0, totalMs: 0, maxMs: 0, lastMs: 0 };
 
-  constructor(private readonly dom: BoardElements) {}
+  constructor(private readonly dom: BoardElements) {
+    this.layout = new ChunkedList(dom.list, ROWS_PER_CHUNK, () => this.relayout());
+  }
 
   get size(): number {
     return this.cards.size;
@@ -93,12 +108,17 @@ export class Board {
 
   setSearch(text: string): void {
     this.query = text.trim().toLowerCase();
-    this.refilter();
+    this.relayout();
   }
 
   setStatusFilter(filter: StatusFilter): void {
     this.statusFilter = filter;
-    this.refilter();
+    this.relayout();
+  }
+
+  private relayout(): void {
+    this.layoutDirty = true;
+    this.schedule();
   }
 
   /** Calls `then` with the card of `url` as soon as it exists (now, or when it arrives). */
@@ -114,12 +134,21 @@ export class Board {
   }
 
   private schedule(): void {
-    if (this.frame === 0) this.frame = requestAnimationFrame(() => this.flush());
+    if (this.resyncSeen) {
+      this.resyncTimer ??= setTimeout(() => this.flush(), RESYNC_RENDER_MS);
+    } else if (this.frame === 0) {
+      clearTimeout(this.resyncTimer);
+      this.resyncTimer = undefined;
+      this.frame = requestAnimationFrame(() => this.flush());
+    }
   }
 
   private flush(): void {
     const started = performance.now();
+    cancelAnimationFrame(this.frame);
     this.frame = 0;
+    clearTimeout(this.resyncTimer);
+    this.resyncTimer = undefined;
     const batch = [...this.pending];
     this.pending.clear();
     const bulk = batch.length > Math.max(64, this.cards.size * BULK_SHARE);
@@ -134,6 +163,10 @@ export class Board {
     }
     if (bulk) this.resort();
     else for (const card of moved) this.place(card);
+    if (this.layoutDirty || bulk || moved.length > 0) {
+      this.layoutDirty = false;
+      this.shown = this.layout.render(this.order, (card) => this.matches(card));
+    }
     this.renderCounts();
     if (this.arrival) {
       const card = this.cards.get(this.arrival.url);
@@ -142,7 +175,11 @@ export class Board {
         this.arrival = null;
       }
     }
-    this.lastFlushMs = performance.now() - started;
+    const ms = performance.now() - started;
+    Object.assign(this.stats, {
+      flushes: this.stats.flushes + 1, messages: this.stats.messages + batch.length, totalMs: this.stats.totalMs + ms,
+      maxMs: Math.max(this.stats.maxMs, ms), lastMs: ms,
+    });
   }
 
   /** Applies a value to its card; returns the card when its position must change. */
@@ -163,7 +200,7 @@ export class Board {
       card.rank = status === 'Healthy' ? 1 : 0;
       card.el.dataset.status = status;
       setText(card.statusEl, status);
-      if (this.matches(card) === card.el.hidden) card.el.hidden = !card.el.hidden;
+      if (this.statusFilter !== 'all') this.layoutDirty = true;
     }
     const isBad = status !== 'Healthy';
     card.since = Date.parse(msg.since) || now;
@@ -213,16 +250,15 @@ export class Board {
     this.counts[card.status]--;
     card.el.remove();
     if (!bulk) this.unplace(card);
+    this.layoutDirty = true;
   }
 
-  /** Moves one card to its sorted position (binary search), in `order` and in the DOM. */
+  /** Moves one card to its sorted position in `order` (binary search); the layout follows. */
   private place(card: Card): void {
     this.unplace(card);
     const at = this.find(card.rank, card.url);
     this.order.splice(at, 0, card);
     card.placedRank = card.rank;
-    const next = this.order[at + 1];
-    this.dom.list.insertBefore(card.el, next ? next.el : null);
   }
 
   /** Takes a card out of `order`, found by the key it was placed with. */
@@ -244,25 +280,13 @@ export class Board {
     return lo;
   }
 
-  /** Re-sorts every card and rebuilds the list's children in one fragment. */
   private resort(): void {
     this.order = [...this.cards.values()].sort(compare);
     for (const card of this.order) card.placedRank = card.rank;
-    const fragment = document.createDocumentFragment();
-    for (const card of this.order) fragment.append(card.el);
-    this.dom.list.replaceChildren(fragment);
   }
 
   private matches(card: Card): boolean {
     return (this.statusFilter === 'all' || card.status === this.statusFilter) && (this.query === '' || card.needle.includes(this.query));
-  }
-
-  private refilter(): void {
-    for (const card of this.cards.values()) {
-      const hidden = !this.matches(card);
-      if (card.el.hidden !== hidden) card.el.hidden = hidden;
-    }
-    this.renderCounts();
   }
 
   private renderCounts(): void {
@@ -271,11 +295,7 @@ export class Board {
     for (const status of ['Healthy', 'Unhealthy', 'Unreachable'] as const) setText(counts.get(status)!, String(this.counts[status]));
     let message = '';
     if (this.cards.size === 0) message = 'No targets yet. Register one with “Add target” or PUT /?url=…';
-    else if (this.query !== '' || this.statusFilter !== 'all') {
-      let shown = 0;
-      for (const card of this.cards.values()) if (!card.el.hidden) shown++;
-      if (shown === 0) message = 'No target matches this filter.';
-    }
+    else if (this.shown === 0) message = 'No target matches this filter.';
     setText(empty, message);
     empty.hidden = message === '';
   }

@@ -3,8 +3,13 @@ import { Board, type StatusFilter } from './board.js';
 import { setupAddDialog, setupRemoveDialog } from './dialogs.js';
 import { Stream, streamUrl } from './stream.js';
 
-/** A snapshot is sent in one burst; this long without a snapshot message ends it. */
+/**
+ * The protocol has no end-of-snapshot marker: the snapshot is sent in one burst, so it has
+ * ended at the first change, or once no message came for a while. An empty snapshot sends
+ * nothing at all: give the first message longer to come.
+ */
 const SNAPSHOT_QUIET_MS = 300;
+const SNAPSHOT_FIRST_MS = 2000;
 
 function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
@@ -33,9 +38,9 @@ function start(): void {
   const stream = new Stream(streamUrl(), {
     open() {
       board.beginResync();
-      lastSnapshotAt = performance.now();
+      lastSnapshotAt = performance.now() + SNAPSHOT_FIRST_MS - SNAPSHOT_QUIET_MS;
       clearTimeout(quietTimer);
-      quietTimer = setTimeout(waitForQuiet, SNAPSHOT_QUIET_MS);
+      quietTimer = setTimeout(waitForQuiet, SNAPSHOT_FIRST_MS);
       connection.dataset.connection = 'live';
       connection.textContent = 'Live';
       document.body.classList.remove('stale');
@@ -103,7 +108,7 @@ function start(): void {
     }
   });
 
-  // For the bench and tests: how long the last batch of DOM updates took.
+  // For the bench (bench/dashboard.ts): what the DOM updates cost.
   (window as unknown as { spo2: unknown }).spo2 = { board };
 }
 
