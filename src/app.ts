@@ -42,7 +42,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     health: config,
     concurrency: config.concurrency,
     flushIntervalMs: config.flushIntervalMs,
-    probe: (url, signal) => probe(url, { timeoutMs: config.timeoutMs, dispatcher: agent }, signal),
+    probe: (url) => probe(url, { timeoutMs: config.timeoutMs, dispatcher: agent }),
     bus,
     store,
     logger,
@@ -103,7 +103,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       await monitor.stop();
       await notifier.stop();
       await store.close();
-      await agent.close();
+      await agent.destroy(); // probes still in flight end now; the monitor drops their results
       logger.info('SpO₂ stopped');
     })()),
   };

@@ -64,9 +64,8 @@ describe('scheduler', () => {
 
   it('a probe in flight for a target that was just removed never brings it back', async () => {
     let release: (r: ProbeResult) => void = () => {};
-    const { m, bus } = monitor((_url, signal) => new Promise<ProbeResult>((resolve) => {
+    const { m, bus } = monitor(() => new Promise<ProbeResult>((resolve) => {
       release = resolve;
-      signal.addEventListener('abort', () => resolve({ ...healthy(), status: 'Unreachable', reason: 'probe cancelled' }));
     }), { intervalMs: 10 });
     const kinds: string[] = [];
     bus.on('change', (c) => kinds.push(c.kind));

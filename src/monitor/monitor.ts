@@ -6,7 +6,11 @@ import type { EventBus } from '../events.js';
 import type { Store, StoredTarget } from '../store/store.js';
 import { DueHeap, type Timed } from './heap.js';
 
-export type ProbeFn = (url: string, signal: AbortSignal) => Promise<ProbeResult>;
+/** One probe; it must settle by itself (the probe's own timeout bounds it). */
+/** Most rows per transaction when flushing results. */
+const FLUSH_SLICE = 1000;
+
+export type ProbeFn = (url: string) => Promise<ProbeResult>;
 
 export interface MonitorOptions {
   health: HealthConfig;
@@ -23,10 +27,11 @@ export interface MonitorOptions {
 
 interface Entry extends Timed {
   target: Target;
-  inFlight: AbortController | null;
   removed: boolean;
-  /** Raw results not yet written to the database. */
+  /** Results with something new to keep (the window's make-up, a status, a reason) not yet written. */
   dirty: boolean;
+  /** Any result not yet written, if only its time and latency. */
+  stale: boolean;
 }
 
 /**
@@ -84,14 +89,13 @@ export class Monitor {
     this.flushTimer.unref();
   }
 
-  /** Stops probing, cancels probes in flight and writes the latest results. */
+  /** Stops probing (results of probes still in flight are dropped) and writes the latest results. */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.timer = null;
-    for (const e of this.entries.values()) e.inFlight?.abort();
-    await this.flush();
+    await this.flush(true);
   }
 
   get(url: string): TargetValue | undefined {
@@ -137,7 +141,6 @@ export class Monitor {
     this.entries.delete(url);
     this.byId.delete(e.target.id);
     this.heap.remove(e);
-    e.inFlight?.abort();
     return this.publish('removed', e);
   }
 
@@ -146,7 +149,7 @@ export class Monitor {
     // are spread over the interval instead of all firing in the same millisecond.
     const entry: Entry = {
       target, dueAt: now + Math.floor(this.random() * this.opts.health.intervalMs),
-      heapIndex: -1, inFlight: null, removed: false, dirty: false,
+      heapIndex: -1, removed: false, dirty: false, stale: false,
     };
     this.entries.set(target.url, entry);
     this.byId.set(target.id, entry);
@@ -185,20 +188,20 @@ export class Monitor {
   }
 
   private async run(e: Entry): Promise<void> {
-    const controller = new AbortController();
-    e.inFlight = controller;
+    // No cancellation per probe: each is bounded by its timeout, and the result of one whose
+    // target was removed (or whose monitor stopped) is dropped below. Saves an AbortController
+    // and two listeners per probe on the hot path.
     this.inFlight++;
     const startedAt = this.now();
     const scheduledAt = e.dueAt;
     let result: ProbeResult;
     try {
-      result = await this.opts.probe(e.target.url, controller.signal);
+      result = await this.opts.probe(e.target.url);
     } catch (err) {
       // probe() resolves on every network outcome; a throw is a bug worth a log line.
       this.opts.logger.error({ err, url: e.target.url }, 'probe failed unexpectedly');
       result = { status: 'Unreachable', reason: String(err), httpStatus: null, latencyMs: 0, at: startedAt };
     } finally {
-      e.inFlight = null;
       this.inFlight--;
     }
     this.next();
@@ -224,11 +227,15 @@ export class Monitor {
   private apply(e: Entry, result: ProbeResult): void {
     const before = e.target.health;
     const { health, transition } = observe(before, result, this.opts.health);
-    e.target = { ...e.target, health };
-    e.dirty = true;
+    e.target.health = health;
+    // A steady target (its window full of one outcome, pushed that outcome again) has
+    // nothing new worth a write but the time and latency of its last check: those are
+    // flushed at stop, not every few seconds for every target.
+    e.stale = true;
+    if (!e.dirty && (!steady(before, health, this.opts.health.windowSize) || visibleChange(before, health))) e.dirty = true;
     if (transition) {
       // State changes are written at once; raw results wait for the periodic flush.
-      e.dirty = false;
+      e.dirty = e.stale = false;
       this.opts.store.saveHealth([{ id: e.target.id, health }]).catch((err: unknown) =>
         this.opts.logger.error({ err, url: e.target.url }, 'could not save health state'));
       const value = toValue(e.target);
@@ -249,20 +256,33 @@ export class Monitor {
     return value;
   }
 
-  /** Writes the latest raw results of every target probed since the last flush. */
-  async flush(): Promise<void> {
+  /**
+   * Writes the probe results worth keeping (`all`: every result not yet written, at stop),
+   * a slice per transaction so one flush of 10,000 targets never blocks the loop for long.
+   */
+  async flush(all = false): Promise<void> {
     const items: Array<{ id: number; health: Health }> = [];
     for (const e of this.entries.values()) {
-      if (!e.dirty) continue;
-      e.dirty = false;
+      if (!(all ? e.stale : e.dirty)) continue;
+      e.dirty = e.stale = false;
       items.push({ id: e.target.id, health: e.target.health });
     }
-    try {
-      await this.opts.store.saveHealth(items);
-    } catch (err) {
-      this.opts.logger.error({ err, count: items.length }, 'could not flush probe results');
+    for (let i = 0; i < items.length; i += FLUSH_SLICE) {
+      const slice = items.slice(i, i + FLUSH_SLICE);
+      try {
+        await this.opts.store.saveHealth(slice);
+      } catch (err) {
+        this.opts.logger.error({ err, count: slice.length }, 'could not flush probe results');
+      }
     }
   }
+}
+
+/** The window was full of one outcome and received that outcome again: nothing to persist. */
+function steady(before: Health, after: Health, size: number): boolean {
+  if (before.window.length < size) return false;
+  const outcome = after.window[after.window.length - 1];
+  return before.window.every((b) => b === outcome);
 }
 
 /** What a dashboard shows changed: the damped status or reason, or the raw outcome. */
