@@ -53,12 +53,10 @@ export function badCount(health: Health): number {
 /** Feeds one probe result; returns the new state and the transition it caused, if any. */
 export function observe(health: Health, result: ProbeResult, config: HealthConfig): { health: Health; transition: Transition | null } {
   const isBad = result.status !== 'Healthy';
-  const window = health.window.length >= config.windowSize
-    ? [...health.window.slice(health.window.length - config.windowSize + 1), isBad]
-    : [...health.window, isBad];
+  const window = health.window.slice(Math.max(0, health.window.length - config.windowSize + 1));
+  window.push(isBad);
   const next: Health = { ...health, window, last: result };
   const ratio = countTrue(window) / config.windowSize;
-  const previous = { status: health.status, reason: health.reason, httpStatus: health.httpStatus, since: health.since };
 
   if (!health.bad) {
     if (ratio >= 0.5 && isBad) {
@@ -66,14 +64,14 @@ export function observe(health: Health, result: ProbeResult, config: HealthConfi
         bad: true, status: result.status, reason: result.reason, httpStatus: result.httpStatus, since: result.at,
         remindAt: config.remindAfterMs > 0 ? result.at + config.remindAfterMs : null,
       });
-      return { health: next, transition: { kind: 'bad', status: result.status, reason: result.reason, httpStatus: result.httpStatus, at: result.at, previous } };
+      return { health: next, transition: { kind: 'bad', status: result.status, reason: result.reason, httpStatus: result.httpStatus, at: result.at, previous: previousOf(health) } };
     }
     return { health: next, transition: null };
   }
 
   if (ratio === 0) {
     Object.assign(next, { bad: false, status: 'Healthy', reason: '', httpStatus: result.httpStatus, since: result.at, remindAt: null });
-    return { health: next, transition: { kind: 'recovered', status: 'Healthy', reason: '', httpStatus: result.httpStatus, at: result.at, previous } };
+    return { health: next, transition: { kind: 'recovered', status: 'Healthy', reason: '', httpStatus: result.httpStatus, at: result.at, previous: previousOf(health) } };
   }
 
   // Still bad: the reported status follows the latest bad result (Unhealthy may turn
@@ -83,7 +81,7 @@ export function observe(health: Health, result: ProbeResult, config: HealthConfi
     next.remindAt = result.at + config.remindAfterMs;
     return {
       health: next,
-      transition: { kind: 'reminder', status: next.status, reason: next.reason, httpStatus: next.httpStatus, at: result.at, previous },
+      transition: { kind: 'reminder', status: next.status, reason: next.reason, httpStatus: next.httpStatus, at: result.at, previous: previousOf(health) },
     };
   }
   return { health: next, transition: null };
@@ -96,6 +94,10 @@ export function nextDelay(health: Health, config: HealthConfig): number {
   const lastBad = health.window.length > 0 && health.window[health.window.length - 1] === true;
   if (health.bad || lastBad || ratio >= 0.5) return config.fastIntervalMs;
   return config.intervalMs;
+}
+
+function previousOf(h: Health): Transition['previous'] {
+  return { status: h.status, reason: h.reason, httpStatus: h.httpStatus, since: h.since };
 }
 
 function countTrue(values: boolean[]): number {

@@ -17,57 +17,40 @@ const MAX_BODY_BYTES = 64 * 1024;
  * up to a small limit, only so the connection can be reused.
  */
 export function probe(url: string, options: ProbeOptions, signal?: AbortSignal): Promise<ProbeResult> {
-  const at = Date.now();
-  const started = performance.now();
-  return new Promise<ProbeResult>((resolve) => {
-    let settled = false;
-    let controller: Dispatcher.DispatchController | null = null;
-    const finish = (result: Omit<ProbeResult, 'at' | 'latencyMs'>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve({ ...result, at, latencyMs: Math.round((performance.now() - started) * 10) / 10 });
-    };
-    const fail = (reason: string) => finish({ status: 'Unreachable', reason, httpStatus: null });
-    const abortWith = (reason: string) => {
-      fail(reason);
-      controller?.abort(new Error(reason));
-    };
-    const onAbort = () => abortWith('probe cancelled');
-    const timer = setTimeout(() => abortWith(`timeout after ${options.timeoutMs} ms`), options.timeoutMs);
+  return new Promise<ProbeResult>((resolve) => new ProbeCall(url, options, resolve, signal));
+}
 
+/**
+ * The state of one probe in flight, and its undici handler. One object per probe, methods
+ * on the prototype: at thousands of probes a second, closures per probe are GC work.
+ */
+class ProbeCall implements Dispatcher.DispatchHandler {
+  private readonly at = Date.now();
+  private readonly started = performance.now();
+  private settled = false;
+  private controller: Dispatcher.DispatchController | null = null;
+  private received = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    url: string,
+    private readonly options: ProbeOptions,
+    private readonly resolve: (result: ProbeResult) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(() => this.abortWith(`timeout after ${options.timeoutMs} ms`), options.timeoutMs);
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      return fail('invalid url');
+      this.fail('invalid url');
+      return;
     }
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    let received = 0;
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (settled) c.abort(new Error('probe cancelled'));
-      },
-      onResponseStart(_c, statusCode, _headers, statusMessage) {
-        if (statusCode < 200) return; // 1xx informational: the real answer follows
-        const phrase = statusMessage || STATUS_CODES[statusCode] || '';
-        if (statusCode < 300) finish({ status: 'Healthy', reason: '', httpStatus: statusCode });
-        else finish({ status: 'Unhealthy', reason: `${statusCode} ${phrase}`.trim(), httpStatus: statusCode });
-      },
-      onResponseData(c, chunk) {
-        received += chunk.length;
-        if (received > MAX_BODY_BYTES) c.abort(new Error('body too large'));
-      },
-      onResponseEnd() {},
-      onResponseError(_c, err) {
-        fail(errorMessage(err));
-      },
-    };
-
+    if (signal?.aborted) {
+      this.onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
     try {
       options.dispatcher.dispatch(
         {
@@ -78,12 +61,54 @@ export function probe(url: string, options: ProbeOptions, signal?: AbortSignal):
           headersTimeout: options.timeoutMs,
           bodyTimeout: options.timeoutMs,
         },
-        handler,
+        this,
       );
     } catch (err) {
-      fail(errorMessage(err));
+      this.fail(errorMessage(err));
     }
-  });
+  }
+
+  private readonly onAbort = () => this.abortWith('probe cancelled');
+
+  private finish(status: ProbeResult['status'], reason: string, httpStatus: number | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.resolve({ status, reason, httpStatus, at: this.at, latencyMs: Math.round((performance.now() - this.started) * 10) / 10 });
+  }
+
+  private fail(reason: string): void {
+    this.finish('Unreachable', reason, null);
+  }
+
+  private abortWith(reason: string): void {
+    this.fail(reason);
+    this.controller?.abort(new Error(reason));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new Error('probe cancelled'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
+    if (statusCode < 200) return; // 1xx informational: the real answer follows
+    if (statusCode < 300) return this.finish('Healthy', '', statusCode);
+    const phrase = statusMessage || STATUS_CODES[statusCode] || '';
+    this.finish('Unhealthy', `${statusCode} ${phrase}`.trim(), statusCode);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.received += chunk.length;
+    if (this.received > MAX_BODY_BYTES) controller.abort(new Error('body too large'));
+  }
+
+  onResponseEnd(): void {}
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.fail(errorMessage(err));
+  }
 }
 
 /** A connection pool shared by all probes: keep-alive per origin, bounded sockets per origin. */
