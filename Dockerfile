@@ -25,7 +25,7 @@ ENV NODE_ENV=production \
     WS_LISTEN_ADDR=off \
     DATABASE_PATH=/data/spo2.db
 WORKDIR /app
-# package.json says "type": "module"; bin/spo2.js loads dist/cli.js.
+# package.json says "type": "module"; bin/spo2.js loads dist/spo2.js.
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

