@@ -7,15 +7,15 @@ const config: HealthConfig = { windowSize: 10, intervalMs: 3000, fastIntervalMs:
 
 /** Drives the state machine the way the scheduler does: each probe at the delay the machine asks for. */
 function simulate(outcomes: Array<Status | [Status, string]>, start: { health: Health; now: number } = { health: initialHealth(0), now: 0 }) {
-  let { health, now } = start;
+  const { health } = start;
+  let { now } = start;
   const transitions: Transition[] = [];
   const times: number[] = [];
   for (const o of outcomes) {
     const [status, reason] = Array.isArray(o) ? o : [o, o === 'Healthy' ? '' : 'connect ECONNREFUSED 127.0.0.1:9'];
     const result: ProbeResult = { status, reason, httpStatus: status === 'Unhealthy' ? 503 : status === 'Healthy' ? 200 : null, latencyMs: 1, at: now };
-    const step = observe(health, result, config);
-    health = step.health;
-    if (step.transition) transitions.push(step.transition);
+    const transition = observe(health, result, config);
+    if (transition) transitions.push(transition);
     times.push(now);
     now += nextDelay(health, config);
   }
@@ -58,14 +58,14 @@ describe('health state machine', () => {
 
   it('a recovered target is reported after ten good probes', () => {
     const down = simulate(repeat<Status>('Unreachable', 10));
-    const up = simulate(repeat<Status>('Healthy', 10), { health: down.health, now: down.now });
+    const up = simulate(repeat<Status>('Healthy', 10), { health: structuredClone(down.health), now: down.now });
     assert.equal(up.transitions.length, 1);
     const t = up.transitions[0]!;
     assert.equal(t.kind, 'recovered');
     assert.equal(t.status, 'Healthy');
     assert.equal(t.previous.status, 'Unreachable');
     assert.equal(t.previous.since, 3200);
-    assert.equal(simulate(repeat<Status>('Healthy', 9), { health: down.health, now: down.now }).transitions.length, 0);
+    assert.equal(simulate(repeat<Status>('Healthy', 9), { health: structuredClone(down.health), now: down.now }).transitions.length, 0);
   });
 
   it('the bad ratio divides by the window size, not by how many results it holds', () => {
@@ -75,37 +75,34 @@ describe('health state machine', () => {
 
   it('probes fast while a target looks bad, and back at the interval when fully down', () => {
     const config10 = config;
-    let h = initialHealth(0);
+    const h = initialHealth(0);
     assert.equal(nextDelay(h, config10), 3000);
     const fail = (at: number): ProbeResult => ({ status: 'Unreachable', reason: 'x', httpStatus: null, latencyMs: 1, at });
-    h = observe(h, fail(0), config10).health;
+    observe(h, fail(0), config10);
     assert.equal(nextDelay(h, config10), 800, 'the last result was bad');
-    for (let i = 1; i < 10; i++) h = observe(h, fail(i), config10).health;
+    for (let i = 1; i < 10; i++) observe(h, fail(i), config10);
     assert.equal(nextDelay(h, config10), 3000, 'fully down: no hammering');
-    h = observe(h, { ...fail(11), status: 'Healthy', reason: '' }, config10).health;
+    observe(h, { ...fail(11), status: 'Healthy', reason: '' }, config10);
     assert.equal(nextDelay(h, config10), 800, 'in bad state');
   });
 
   it('reminds that a target is still bad after SPO2_REMIND_AFTER, then restarts the clock', () => {
     const cfg = { ...config, remindAfterMs: 10_000 };
-    let h = initialHealth(0);
+    const h = initialHealth(0);
     const kinds: string[] = [];
     for (let t = 0; t <= 25_000; t += 1000) {
-      const step = observe(h, { status: 'Unhealthy', reason: '500 Internal Server Error', httpStatus: 500, latencyMs: 1, at: t }, cfg);
-      h = step.health;
-      if (step.transition) kinds.push(`${step.transition.kind}@${t}`);
+      const transition = observe(h, { status: 'Unhealthy', reason: '500 Internal Server Error', httpStatus: 500, latencyMs: 1, at: t }, cfg);
+      if (transition) kinds.push(`${transition.kind}@${t}`);
     }
     assert.deepEqual(kinds, ['bad@4000', 'reminder@14000', 'reminder@24000']);
   });
 
   it('a remind-after of 0 never reminds', () => {
     const cfg = { ...config, remindAfterMs: 0 };
-    let h = initialHealth(0);
+    const h = initialHealth(0);
     let reminders = 0;
     for (let t = 0; t < 100_000; t += 1000) {
-      const step = observe(h, { status: 'Unreachable', reason: 'x', httpStatus: null, latencyMs: 1, at: t }, cfg);
-      h = step.health;
-      if (step.transition?.kind === 'reminder') reminders++;
+      if (observe(h, { status: 'Unreachable', reason: 'x', httpStatus: null, latencyMs: 1, at: t }, cfg)?.kind === 'reminder') reminders++;
     }
     assert.equal(reminders, 0);
   });

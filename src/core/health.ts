@@ -50,41 +50,42 @@ export function badCount(health: Health): number {
   return countTrue(health.window);
 }
 
-/** Feeds one probe result; returns the new state and the transition it caused, if any. */
-export function observe(health: Health, result: ProbeResult, config: HealthConfig): { health: Health; transition: Transition | null } {
+/**
+ * Feeds one probe result into `health`, which is updated in place, and returns the
+ * transition it caused, if any. In place, because a target's state lives as long as the
+ * target: a fresh copy per probe would be old-generation garbage, thousands a second.
+ */
+export function observe(health: Health, result: ProbeResult, config: HealthConfig): Transition | null {
   const isBad = result.status !== 'Healthy';
-  const window = health.window.slice(Math.max(0, health.window.length - config.windowSize + 1));
+  const window = health.window;
+  while (window.length >= config.windowSize) window.shift();
   window.push(isBad);
-  const next: Health = { ...health, window, last: result };
+  health.last = result;
   const ratio = countTrue(window) / config.windowSize;
 
   if (!health.bad) {
-    if (ratio >= 0.5 && isBad) {
-      Object.assign(next, {
-        bad: true, status: result.status, reason: result.reason, httpStatus: result.httpStatus, since: result.at,
-        remindAt: config.remindAfterMs > 0 ? result.at + config.remindAfterMs : null,
-      });
-      return { health: next, transition: { kind: 'bad', status: result.status, reason: result.reason, httpStatus: result.httpStatus, at: result.at, previous: previousOf(health) } };
-    }
-    return { health: next, transition: null };
+    if (ratio < 0.5 || !isBad) return null;
+    const previous = previousOf(health);
+    Object.assign(health, {
+      bad: true, status: result.status, reason: result.reason, httpStatus: result.httpStatus, since: result.at,
+      remindAt: config.remindAfterMs > 0 ? result.at + config.remindAfterMs : null,
+    });
+    return { kind: 'bad', status: result.status, reason: result.reason, httpStatus: result.httpStatus, at: result.at, previous };
   }
 
   if (ratio === 0) {
-    Object.assign(next, { bad: false, status: 'Healthy', reason: '', httpStatus: result.httpStatus, since: result.at, remindAt: null });
-    return { health: next, transition: { kind: 'recovered', status: 'Healthy', reason: '', httpStatus: result.httpStatus, at: result.at, previous: previousOf(health) } };
+    const previous = previousOf(health);
+    Object.assign(health, { bad: false, status: 'Healthy', reason: '', httpStatus: result.httpStatus, since: result.at, remindAt: null });
+    return { kind: 'recovered', status: 'Healthy', reason: '', httpStatus: result.httpStatus, at: result.at, previous };
   }
 
   // Still bad: the reported status follows the latest bad result (Unhealthy may turn
   // Unreachable), but the outage keeps its start time.
-  if (isBad) Object.assign(next, { status: result.status, reason: result.reason, httpStatus: result.httpStatus });
-  if (health.remindAt !== null && result.at >= health.remindAt) {
-    next.remindAt = result.at + config.remindAfterMs;
-    return {
-      health: next,
-      transition: { kind: 'reminder', status: next.status, reason: next.reason, httpStatus: next.httpStatus, at: result.at, previous: previousOf(health) },
-    };
-  }
-  return { health: next, transition: null };
+  const previous = previousOf(health);
+  if (isBad) Object.assign(health, { status: result.status, reason: result.reason, httpStatus: result.httpStatus });
+  if (health.remindAt === null || result.at < health.remindAt) return null;
+  health.remindAt = result.at + config.remindAfterMs;
+  return { kind: 'reminder', status: health.status, reason: health.reason, httpStatus: health.httpStatus, at: result.at, previous };
 }
 
 /** How long until the next probe of a target in this state. */

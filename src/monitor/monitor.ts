@@ -225,14 +225,18 @@ export class Monitor {
   }
 
   private apply(e: Entry, result: ProbeResult): void {
-    const before = e.target.health;
-    const { health, transition } = observe(before, result, this.opts.health);
-    e.target.health = health;
+    const health = e.target.health;
+    const { status, reason, last } = health;
+    const uniform = isUniform(health.window, this.opts.health.windowSize);
+    const transition = observe(health, result, this.opts.health);
+    // What a dashboard shows changed: the damped status or reason, or the raw outcome.
+    const visible = last === null || status !== health.status || reason !== health.reason
+      || last.status !== result.status || last.reason !== result.reason;
     // A steady target (its window full of one outcome, pushed that outcome again) has
     // nothing new worth a write but the time and latency of its last check: those are
     // flushed at stop, not every few seconds for every target.
     e.stale = true;
-    if (!e.dirty && (!steady(before, health, this.opts.health.windowSize) || visibleChange(before, health))) e.dirty = true;
+    if (visible || uniform !== (result.status !== 'Healthy')) e.dirty = true;
     if (transition) {
       // State changes are written at once; raw results wait for the periodic flush.
       e.dirty = e.stale = false;
@@ -247,7 +251,7 @@ export class Monitor {
       }
       this.opts.bus.emit('transition', { target: value, transition });
     }
-    if (visibleChange(before, health)) this.publish('status', e);
+    if (visible) this.publish('status', e);
   }
 
   private publish(kind: ChangeKind, e: Entry): TargetValue {
@@ -278,15 +282,10 @@ export class Monitor {
   }
 }
 
-/** The window was full of one outcome and received that outcome again: nothing to persist. */
-function steady(before: Health, after: Health, size: number): boolean {
-  if (before.window.length < size) return false;
-  const outcome = after.window[after.window.length - 1];
-  return before.window.every((b) => b === outcome);
-}
-
-/** What a dashboard shows changed: the damped status or reason, or the raw outcome. */
-function visibleChange(a: Health, b: Health): boolean {
-  return a.status !== b.status || a.reason !== b.reason || a.last?.status !== b.last?.status
-    || a.last?.reason !== b.last?.reason || a.last === null;
+/** The outcome (true = bad) that fills a full window, or null when the window is mixed or not full. */
+function isUniform(window: readonly boolean[], size: number): boolean | null {
+  if (window.length < size) return null;
+  const first = window[0]!;
+  for (const b of window) if (b !== first) return null;
+  return first;
 }
