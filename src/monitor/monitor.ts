@@ -7,6 +7,9 @@ import type { Store, StoredTarget } from '../store/store.js';
 import { DueHeap, type Timed } from './heap.js';
 
 /** One probe; it must settle by itself (the probe's own timeout bounds it). */
+/** How early a probe may start so that probes due close together share one timer. */
+const TICK_SLACK_MS = 5;
+
 /** Most rows per transaction when flushing results. */
 const FLUSH_SLICE = 1000;
 
@@ -171,8 +174,10 @@ export class Monitor {
   private tick(): void {
     this.timer = null;
     this.timerAt = Infinity;
-    const now = this.now();
-    for (let e = this.heap.peek(); e && e.dueAt <= now; e = this.heap.peek()) {
+    // Probes due within the next few ms go now too: one timer per batch instead of one per
+    // probe (at 10,000 targets, probes fall due every 0.3 ms). Their grids are unchanged.
+    const horizon = this.now() + TICK_SLACK_MS;
+    for (let e = this.heap.peek(); e && e.dueAt <= horizon; e = this.heap.peek()) {
       this.heap.pop();
       this.dispatch(e);
     }
