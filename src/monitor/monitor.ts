@@ -232,16 +232,19 @@ export class Monitor {
   private apply(e: Entry, result: ProbeResult): void {
     const health = e.target.health;
     const { status, reason, last } = health;
-    const uniform = isUniform(health.window, this.opts.health.windowSize);
+    const isBad = result.status !== 'Healthy';
+    const sameOutcome = health.window.every((b) => b === isBad);
     const transition = observe(health, result, this.opts.health);
     // What a dashboard shows changed: the damped status or reason, or the raw outcome.
     const visible = last === null || status !== health.status || reason !== health.reason
       || last.status !== result.status || last.reason !== result.reason;
-    // A steady target (its window full of one outcome, pushed that outcome again) has
+    // A steady target (every result in its window had this outcome, however many) has
     // nothing new worth a write but the time and latency of its last check: those are
-    // flushed at stop, not every few seconds for every target.
+    // flushed at stop, not every few seconds for every target. After a crash, an all-good
+    // window restores to the same damped state; an all-bad one restores with the bad count
+    // of its transition (written at once) and refills in a few fast probes.
     e.stale = true;
-    if (visible || uniform !== (result.status !== 'Healthy')) e.dirty = true;
+    if (visible || !sameOutcome) e.dirty = true;
     if (transition) {
       // State changes are written at once; raw results wait for the periodic flush.
       e.dirty = e.stale = false;
@@ -285,12 +288,4 @@ export class Monitor {
       }
     }
   }
-}
-
-/** The outcome (true = bad) that fills a full window, or null when the window is mixed or not full. */
-function isUniform(window: readonly boolean[], size: number): boolean | null {
-  if (window.length < size) return null;
-  const first = window[0]!;
-  for (const b of window) if (b !== first) return null;
-  return first;
 }
