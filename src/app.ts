@@ -69,7 +69,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   registerDashboard(http, { webDir: WEB_DIR });
   const hub = new WsHub({ bus, snapshot: () => monitor.list(), logger });
   onUpgrade(http.server, (req) => (req.url ?? '').split('?')[0] === '/ws', (req, socket, head) => hub.handleUpgrade(req, socket, head), auth);
-  await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
+  await named('HTTP_LISTEN_ADDR', config.httpListen, http.listen({ host: config.httpListen.host, port: config.httpListen.port }));
   const httpUrl = urlOf(tls ? 'https' : 'http', http.server);
 
   let wsServer: Server | HttpsServer | null = null;
@@ -80,7 +80,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     };
     wsServer = tls ? createHttpsServer({ ...tls, ...SLOW_CLIENT }, upgradeOnly) : createServer(SLOW_CLIENT, upgradeOnly);
     onUpgrade(wsServer, () => true, (req, socket, head) => hub.handleUpgrade(req, socket, head), auth); // any path, as SpO₂ did
-    await listen(wsServer, config.wsListen);
+    await named('WS_LISTEN_ADDR', config.wsListen, listen(wsServer, config.wsListen));
   }
   const wsUrl = wsServer ? urlOf(tls ? 'wss' : 'ws', wsServer) : null;
   const stopTlsReload = reloadTlsOnSighup([http.server as unknown as HttpsServer, ...(wsServer ? [wsServer as HttpsServer] : [])], config, {
@@ -121,6 +121,15 @@ export function onUpgrade(server: Server | HttpsServer, accept: (req: IncomingMe
     }
     authorizeUpgrade(auth, req, socket).then((ok) => { if (ok) handle(req, socket, head); }, () => socket.destroy());
   });
+}
+
+/** A listen error that says which setting to change (`EADDRINUSE` alone names no variable). */
+async function named(variable: string, addr: ListenAddr, listening: Promise<unknown>): Promise<void> {
+  try {
+    await listening;
+  } catch (err) {
+    throw new Error(`cannot listen on ${variable}=${addr.host}:${addr.port}: ${(err as Error).message}`);
+  }
 }
 
 function listen(server: Server | HttpsServer, addr: ListenAddr): Promise<void> {

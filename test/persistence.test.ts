@@ -81,6 +81,14 @@ describe('durability and restart', () => {
     await targets.close();
   });
 
+  it('a listen address in use stops start-up, naming the variable, instead of running half-started', async () => {
+    const first = await startSpo2({ wsListener: true });
+    running.push(first);
+    const taken = new URL(first.wsUrl!).host;
+    await assert.rejects(startSpo2({ env: { WS_LISTEN_ADDR: taken } }), new RegExp(`cannot listen on WS_LISTEN_ADDR=${taken}: .*EADDRINUSE`));
+    await first.stop();
+  });
+
   it('a bad configuration stops start-up with a message naming the variable', async () => {
     await assert.rejects(startSpo2({ env: { SPO2_INTERVAL: 'often' } }), /SPO2_INTERVAL="often"/);
   });
