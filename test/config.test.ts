@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { readFileSync } from 'node:fs';
+import { CONFIG_OPTIONS, ConfigError, loadConfig } from '../src/config.ts';
 import { formatDuration, parseDuration } from '../src/core/duration.ts';
 import { checkTargetUrl } from '../src/core/url.ts';
 
@@ -47,6 +48,15 @@ describe('configuration', () => {
       });
     });
   }
+
+  it('docs/configuration.md documents every variable with its default', () => {
+    const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+    for (const o of CONFIG_OPTIONS) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${o.env}\` |`));
+      assert.ok(row, `${o.env} is documented`);
+      assert.ok(row.includes(o.default ? `\`${o.default}\`` : 'unset'), `${o.env}'s default (${o.default || 'unset'}) is documented: ${row}`);
+    }
+  });
 
   it('names the flag when the bad value came from a flag', () => {
     assert.throws(() => loadConfig({}, ['--fast-interval', 'x']), /--fast-interval="x"/);
