@@ -131,7 +131,7 @@ const OPTIONS: Option[] = [
   opt('remindAfterMs', 'SPO2_REMIND_AFTER', '15m', duration(0), 're-notify a target still bad after this long; 0 = never'),
   opt('notifyBatch', 'SPO2_NOTIFY_BATCH', '40', integer(1, 1000), 'most events in one notification message'),
   opt('notifyWindowMs', 'SPO2_NOTIFY_WINDOW', '10s', duration(0), 'how long the notifier gathers events before sending'),
-  opt('concurrency', 'SPO2_CONCURRENCY', '512', integer(1, 100_000), 'most probes in flight at once'),
+  opt('concurrency', 'SPO2_CONCURRENCY', '2048', integer(1, 100_000), 'most probes in flight at once'),
   opt('flushIntervalMs', 'SPO2_FLUSH_INTERVAL', '5s', duration(100), 'how often the latest raw results are written to the database'),
   opt('bodyLimit', 'SPO2_BODY_LIMIT', '64kb', byteSize, 'largest accepted request body'),
   opt('tlsCert', 'SPO2_TLS_CERT', '', optionalText, 'TLS certificate file (PEM, full chain): HTTPS and WSS on both listeners; reloaded on SIGHUP'),
