@@ -175,6 +175,10 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
   if (c.fastIntervalMs > c.intervalMs) {
     throw new ConfigError(`invalid SPO2_FAST_INTERVAL=${c.fastIntervalMs}ms: must not be longer than SPO2_INTERVAL (${c.intervalMs}ms)`);
   }
+  if (c.readToken !== null && c.apiToken === null && c.basicAuth === null) {
+    // Reads would need a token while writes, which matter more, had none to check against.
+    throw new ConfigError('SPO2_READ_TOKEN needs SPO2_API_TOKEN or SPO2_BASIC_AUTH too: without them no one could be allowed to write');
+  }
   if ((c.tlsCert === null) !== (c.tlsKey === null)) {
     throw new ConfigError('SPO2_TLS_CERT and SPO2_TLS_KEY must be set together');
   }

@@ -57,6 +57,10 @@ describe('config of the security options', () => {
     assert.throws(() => loadConfig({ SPO2_API_TOKEN: 'hunter2' }), (err: Error) => /SPO2_API_TOKEN=\(value hidden\)/.test(err.message) && !err.message.includes('hunter2'));
   });
 
+  it('refuses a read token alone, which would leave writes open', () => {
+    assert.throws(() => loadConfig({ SPO2_READ_TOKEN: READ }), /SPO2_READ_TOKEN needs SPO2_API_TOKEN or SPO2_BASIC_AUTH/);
+  });
+
   it('needs the TLS certificate and key together', () => {
     assert.throws(() => loadConfig({ SPO2_TLS_CERT: 'c.pem' }), /SPO2_TLS_CERT and SPO2_TLS_KEY must be set together/);
   });
@@ -102,6 +106,12 @@ describe('who may do what', () => {
     assert.equal((await auth.check(req('GET', '/', basic('root', 's3cret')))).ok, false);
     const write = await auth.check(req('PUT', '/?url=http://a/', basic('ops', 's3cret')));
     assert.equal(write.ok || write.status, 403);
+  });
+
+  it('any credential guards writes: a read token alone never leaves them open', async () => {
+    const auth = await authenticator({ readToken: READ });
+    assert.equal((await auth.check(req('PUT', '/?url=http://a/'))).ok, false);
+    assert.equal((await auth.check(req('DELETE', '/?url=http://a/', bearer(READ)))).ok, false);
   });
 
   it('basic auth alone also guards writes', async () => {

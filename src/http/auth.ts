@@ -109,8 +109,8 @@ export class Authenticator {
   private required(req: AuthRequest): Role | null {
     const path = req.url.split('?', 1)[0]!;
     if (PUBLIC_PATHS.has(path)) return null;
-    const { apiToken, readToken, basicAuth } = this.config;
-    if (!READ_METHODS.has(req.method.toUpperCase())) return apiToken !== null || basicAuth !== null ? 'write' : null;
+    const { readToken, basicAuth } = this.config;
+    if (!READ_METHODS.has(req.method.toUpperCase())) return this.enabled ? 'write' : null;
     return readToken !== null || basicAuth !== null ? 'read' : null;
   }
 
