@@ -115,6 +115,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
  */
 export function onUpgrade(server: Server | HttpsServer, accept: (req: IncomingMessage) => boolean, handle: (req: IncomingMessage, socket: Duplex, head: Buffer) => void, auth: Authenticator): void {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node takes its own error listener off an upgraded socket: a reset during the auth
+    // check (or after a refusal) must not become an uncaught exception.
+    socket.on('error', () => socket.destroy());
     if (!accept(req)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;

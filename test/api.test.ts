@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FAST_ENV, type Spo2, type TargetServer, api, q, refusedUrl, startSpo2, startTargetServer, waitFor } from './helpers.ts';
 
@@ -121,6 +122,26 @@ describe('compatible API against real targets', () => {
     const res = await api(spo2.httpUrl, 'PUT', q(url), '{"a":1}', { 'content-type': 'application/x-www-form-urlencoded' });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body.data, { a: 1 });
+  });
+
+  it('GET / says it varies on Accept, for the page and for the JSON alike', async () => {
+    const json = await api(spo2.httpUrl, 'GET', q(targets.url('/down')));
+    assert.equal(json.headers.get('vary'), 'Accept');
+    const page = await api(spo2.httpUrl, 'GET', '/', undefined, { accept: 'text/html' });
+    assert.equal(page.headers.get('vary'), 'Accept');
+  });
+
+  it('survives WebSocket upgrades whose clients reset at once', async () => {
+    const { port } = new URL(spo2.httpUrl);
+    for (let i = 0; i < 50; i++) {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(`GET ${i % 2 ? '/ws' : '/elsewhere'} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+      socket.resetAndDestroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await api(spo2.httpUrl, 'GET', '/healthz')).status, 200);
+    assert.equal(spo2.proc.exitCode, null);
   });
 
   it('answers unknown routes with a JSON 404 and /healthz with ok', async () => {

@@ -82,7 +82,6 @@ export function wantsDashboard(req: FastifyRequest): boolean {
 /** Sends the dashboard page with its Content-Security-Policy. */
 export function sendDashboard(reply: FastifyReply): FastifyReply {
   const index = (reply.server as WithAssets)[assetsKey]?.get('index.html');
-  reply.header('vary', 'Accept');
   if (!index) return reply.code(503).send({ error: 'the dashboard is not built: run npm run build' });
   return reply
     .header('content-security-policy', DASHBOARD_CSP)

@@ -22,6 +22,7 @@ export function registerCompatRoutes(app: FastifyInstance, { registry, checkUrl,
   app.post('/', put);
 
   app.get('/', async (req, reply) => {
+    reply.header('vary', 'Accept'); // the page for browsers, JSON for scripts: caches must tell them apart
     if (dashboard(req, reply)) return reply;
     const raw = singleParam(req.query, 'url');
     if (raw === undefined) throw new HttpError(400, 'missing "url" query parameter (GET /all lists every target)');

@@ -62,7 +62,6 @@ export class WsHub {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    socket.on('error', (err) => this.logger.debug({ err }, 'websocket socket error'));
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket));
   }
 
