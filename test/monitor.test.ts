@@ -15,13 +15,13 @@ const memoryStore = (): Store => ({
   close: async () => {},
 });
 
-function monitor(probe: ProbeFn, overrides: { concurrency?: number; intervalMs?: number } = {}) {
+function monitor(probe: ProbeFn, overrides: { concurrency?: number; intervalMs?: number; store?: Store } = {}) {
   const bus = new EventBus();
   const m = new Monitor({
     health: { windowSize: 10, intervalMs: overrides.intervalMs ?? 1000, fastIntervalMs: 200, remindAfterMs: 0 },
     concurrency: overrides.concurrency ?? 10_000,
     flushIntervalMs: 60_000,
-    probe, bus, store: memoryStore(), logger: pino({ level: 'silent' }),
+    probe, bus, store: overrides.store ?? memoryStore(), logger: pino({ level: 'silent' }),
   });
   return { m, bus };
 }
@@ -100,5 +100,47 @@ describe('scheduler', () => {
       assert.ok(mean >= 95 && mean <= 130, `mean period ${mean}`);
       for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! - ts[i - 1]! >= 50, 'never a burst');
     }
+  });
+
+  it('keeps probing a target whose status listener throws', async () => {
+    let probes = 0;
+    const { m, bus } = monitor(async () => { probes++; return healthy(); }, { intervalMs: 50 });
+    m.start();
+    m.add({ id: 1, url: 'u1', data: null, createdAt: Date.now() });
+    bus.on('change', () => { throw new Error('a buggy listener'); });
+    await waitFor(() => probes >= 4, 3000, 'probing goes on');
+    await m.stop();
+  });
+
+  it('a failed flush keeps the results for the next one', async () => {
+    let fail = true;
+    const saved: number[] = [];
+    const store = { ...memoryStore(), saveHealth: async (items: ReadonlyArray<{ id: number }>) => {
+      if (fail) throw new Error('disk full');
+      saved.push(...items.map((i) => i.id));
+    } };
+    const { m } = monitor(async () => ({ ...healthy(), status: 'Unhealthy', reason: '500 Internal Server Error', httpStatus: 500 }), { intervalMs: 50, store });
+    m.start();
+    m.add({ id: 7, url: 'u7', data: null, createdAt: Date.now() });
+    await new Promise((r) => setTimeout(r, 120));
+    await m.flush();
+    assert.equal(saved.length, 0);
+    fail = false;
+    await m.stop();
+    assert.ok(saved.includes(7), 'written once the store works again');
+  });
+
+  it('starts no probe after stop()', async () => {
+    let started = 0;
+    const release: Array<() => void> = [];
+    const { m } = monitor(() => { started++; return new Promise<ProbeResult>((r) => release.push(() => r(healthy()))); }, { concurrency: 1, intervalMs: 10 });
+    m.start();
+    for (let i = 1; i <= 5; i++) m.add({ id: i, url: `u${i}`, data: null, createdAt: Date.now() });
+    await waitFor(() => started === 1, 2000, 'one probe in flight, four waiting');
+    await new Promise((r) => setTimeout(r, 50));
+    await m.stop();
+    for (const r of release) r();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(started, 1);
   });
 });

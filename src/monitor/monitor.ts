@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type Health, type HealthConfig, initialHealth, nextDelay, observe } from '../core/health.js';
+import { type HealthConfig, initialHealth, nextDelay, observe } from '../core/health.js';
 import type { ProbeResult } from '../core/status.js';
 import { type ChangeKind, type Target, type TargetValue, toValue } from '../core/target.js';
 import type { EventBus } from '../events.js';
@@ -98,6 +98,7 @@ export class Monitor {
     if (this.timer) clearTimeout(this.timer);
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.timer = null;
+    this.waiting.length = 0;
     await this.flush(true);
   }
 
@@ -211,7 +212,12 @@ export class Monitor {
     }
     this.next();
     if (e.removed || !this.running) return; // removed while in flight: never brought back
-    this.apply(e, result);
+    try {
+      this.apply(e, result);
+    } catch (err) {
+      // A listener that throws (a bug) must neither crash the process nor stop this target.
+      this.opts.logger.error({ err, url: e.target.url }, 'could not apply a probe result');
+    }
     const delay = nextDelay(e.target.health, this.opts.health);
     // Each target keeps its own grid: a tick's few ms of lateness must not add to every
     // period (at 10,000 targets that alone lost ~1 % of the probes). A probe that ran much
@@ -223,6 +229,7 @@ export class Monitor {
   }
 
   private next(): void {
+    if (!this.running) return;
     while (this.inFlight < this.opts.concurrency && this.waiting.length > 0) {
       const e = this.waiting.shift()!;
       if (!e.removed) void this.run(e);
@@ -273,17 +280,19 @@ export class Monitor {
    * a slice per transaction so one flush of 10,000 targets never blocks the loop for long.
    */
   async flush(all = false): Promise<void> {
-    const items: Array<{ id: number; health: Health }> = [];
+    const entries: Entry[] = [];
     for (const e of this.entries.values()) {
       if (!(all ? e.stale : e.dirty)) continue;
       e.dirty = e.stale = false;
-      items.push({ id: e.target.id, health: e.target.health });
+      entries.push(e);
     }
-    for (let i = 0; i < items.length; i += FLUSH_SLICE) {
-      const slice = items.slice(i, i + FLUSH_SLICE);
+    for (let i = 0; i < entries.length; i += FLUSH_SLICE) {
+      const slice = entries.slice(i, i + FLUSH_SLICE);
       try {
-        await this.opts.store.saveHealth(slice);
+        await this.opts.store.saveHealth(slice.map((e) => ({ id: e.target.id, health: e.target.health })));
       } catch (err) {
+        // Kept for the next flush rather than lost until the target changes again.
+        for (const e of slice) e.dirty = e.stale = true;
         this.opts.logger.error({ err, count: slice.length }, 'could not flush probe results');
       }
     }
