@@ -26,6 +26,16 @@ export class Registry {
     return { value, created: stored.created };
   }
 
+  /**
+   * Replaces the data of a registered URL; undefined when it is not (or no longer)
+   * registered, so a request racing a removal cannot bring the target back.
+   */
+  async replaceData(url: string, data: unknown): Promise<TargetValue | undefined> {
+    if (!this.monitor.has(url)) return undefined;
+    const updated = await this.store.updateData(url, data, this.now());
+    return updated ? this.monitor.updateData(url, data) : undefined;
+  }
+
   /** Returns the removed target, or undefined when it was not registered. */
   async remove(url: string): Promise<TargetValue | undefined> {
     if (!this.monitor.has(url)) return undefined;

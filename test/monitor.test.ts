@@ -10,6 +10,7 @@ import { waitFor } from './helpers.ts';
 const memoryStore = (): Store => ({
   loadTargets: async () => [],
   upsertTarget: async () => { throw new Error('unused'); },
+  updateData: async () => true,
   deleteTarget: async () => true,
   saveHealth: async () => {},
   close: async () => {},

@@ -54,7 +54,9 @@ export function registerV1Routes(app: FastifyInstance, { registry, checkUrl }: V
   app.put('/api/v1/targets/:id/data', async (req) => {
     const target = byId(registry, req.params);
     const data = parseJsonBody(req.body);
-    return (await registry.put(target.url, data === undefined ? null : data)).value;
+    const value = await registry.replaceData(target.url, data === undefined ? null : data);
+    if (!value) throw new HttpError(404, `no target with id ${target.id}`);
+    return value;
   });
 
   app.delete('/api/v1/targets/:id', async (req) => {

@@ -35,6 +35,7 @@ export class SqliteStore implements Store {
       find: this.db.prepare('SELECT id, created_at, data FROM targets WHERE url = ?'),
       insert: this.db.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id'),
       update: this.db.prepare('UPDATE targets SET data = ?, updated_at = ? WHERE id = ?'),
+      updateByUrl: this.db.prepare('UPDATE targets SET data = ?, updated_at = ? WHERE url = ?'),
       remove: this.db.prepare('DELETE FROM targets WHERE url = ?'),
       health: this.db.prepare('UPDATE targets SET health = ? WHERE id = ?'),
     };
@@ -63,6 +64,11 @@ export class SqliteStore implements Store {
       const row = this.stmts.insert.get(url, json ?? 'null', now, now) as { id: number };
       return { id: row.id, created: true, createdAt: now, data: data ?? null };
     });
+  }
+
+  updateData(url: string, data: unknown, now: number): Promise<boolean> {
+    const json = JSON.stringify(data ?? null);
+    return this.enqueue(() => this.stmts.updateByUrl.run(json, now, url).changes > 0);
   }
 
   deleteTarget(url: string): Promise<boolean> {

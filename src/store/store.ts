@@ -27,6 +27,8 @@ export interface Store {
   loadTargets(): Promise<StoredTarget[]>;
   /** Adds the URL or replaces its data; `data === undefined` keeps an existing target's data. */
   upsertTarget(url: string, data: unknown, now: number): Promise<UpsertResult>;
+  /** Replaces the data of a registered URL; resolves false (and adds nothing) when it is not registered. */
+  updateData(url: string, data: unknown, now: number): Promise<boolean>;
   /** Resolves false when the URL was not registered. */
   deleteTarget(url: string): Promise<boolean>;
   /** Persists health states; used at once for transitions and in batches for raw results. */
