@@ -16,8 +16,8 @@ const MAX_BODY_BYTES = 64 * 1024;
  * ProbeResult as soon as the status line arrives; the body is drained in the background,
  * up to a small limit, only so the connection can be reused.
  */
-export function probe(url: string, options: ProbeOptions, signal?: AbortSignal): Promise<ProbeResult> {
-  return new Promise<ProbeResult>((resolve) => new ProbeCall(url, options, resolve, signal));
+export function probe(url: string, options: ProbeOptions): Promise<ProbeResult> {
+  return new Promise<ProbeResult>((resolve) => new ProbeCall(url, options, resolve));
 }
 
 /**
@@ -34,9 +34,8 @@ class ProbeCall implements Dispatcher.DispatchHandler {
 
   constructor(
     url: string,
-    private readonly options: ProbeOptions,
+    options: ProbeOptions,
     private readonly resolve: (result: ProbeResult) => void,
-    private readonly signal: AbortSignal | undefined,
   ) {
     this.timer = setTimeout(() => this.abortWith(`timeout after ${options.timeoutMs} ms`), options.timeoutMs);
     let parsed: URL;
@@ -46,11 +45,6 @@ class ProbeCall implements Dispatcher.DispatchHandler {
       this.fail('invalid url');
       return;
     }
-    if (signal?.aborted) {
-      this.onAbort();
-      return;
-    }
-    signal?.addEventListener('abort', this.onAbort, { once: true });
     try {
       options.dispatcher.dispatch(
         {
@@ -68,13 +62,10 @@ class ProbeCall implements Dispatcher.DispatchHandler {
     }
   }
 
-  private readonly onAbort = () => this.abortWith('probe cancelled');
-
   private finish(status: ProbeResult['status'], reason: string, httpStatus: number | null): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.signal?.removeEventListener('abort', this.onAbort);
     this.resolve({ status, reason, httpStatus, at: this.at, latencyMs: Math.round((performance.now() - this.started) * 10) / 10 });
   }
 
@@ -89,7 +80,7 @@ class ProbeCall implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.settled) controller.abort(new Error('probe cancelled'));
+    if (this.settled) controller.abort(new Error('probe timed out')); // before the request even started
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
