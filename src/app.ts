@@ -35,6 +35,7 @@ const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 
 /** Starts everything in dependency order; `stop()` undoes it in reverse. */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
+  const tls = readTlsFiles(config); // first: a bad certificate stops start-up before anything opens
   const store = new SqliteStore(config.databasePath);
   const bus = new EventBus();
   const agent = createProbeAgent(config.timeoutMs);
@@ -54,7 +55,6 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const notifier = new Notifier({ config, bus, store, logger });
   await notifier.start();
 
-  const tls = readTlsFiles(config);
   const auth = new Authenticator(config);
   const http = createHttpApp({
     registry,

@@ -7,6 +7,13 @@ const urlParam = { name: 'url', in: 'query', required: true, description: 'the U
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
 const anyJson = { description: 'custom JSON data attached to the target (any JSON value)' };
 
+const register = {
+  summary: 'Register a URL, or replace its custom data (idempotent)',
+  parameters: [urlParam],
+  requestBody: { required: false, ...json(anyJson) },
+  responses: { 200: { description: 'the target', ...json(ref('Target')) }, 400: error('invalid url or body'), 413: error('body too large') },
+};
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -16,13 +23,8 @@ export const openApiDocument = {
   },
   paths: {
     '/': {
-      put: {
-        summary: 'Register a URL, or replace its custom data (idempotent)',
-        parameters: [urlParam],
-        requestBody: { required: false, ...json(anyJson) },
-        responses: { 200: { description: 'the target', ...json(ref('Target')) }, 400: error('invalid url or body'), 413: error('body too large') },
-      },
-      post: { summary: 'Same as PUT', parameters: [urlParam], requestBody: { required: false, ...json(anyJson) }, responses: { 200: { description: 'the target', ...json(ref('Target')) }, 400: error('invalid url or body') } },
+      put: register,
+      post: { ...register, summary: 'Same as PUT' },
       get: {
         summary: 'One target (with Accept: text/html, the dashboard)',
         parameters: [{ ...urlParam, required: false }],

@@ -68,10 +68,9 @@ export function registerV1Routes(app: FastifyInstance, { registry, checkUrl }: V
 }
 
 function byId(registry: Registry, params: unknown): TargetValue {
-  const raw = (params as { id?: string }).id ?? '';
-  if (!/^\d{1,15}$/.test(raw)) throw new HttpError(400, 'target id must be a positive whole number');
-  const target = registry.getById(Number(raw));
-  if (!target) throw new HttpError(404, `no target with id ${raw}`);
+  const id = intParam((params as { id?: string }).id ?? '', 'id', 1, Number.MAX_SAFE_INTEGER)!;
+  const target = registry.getById(id);
+  if (!target) throw new HttpError(404, `no target with id ${id}`);
   return target;
 }
 
