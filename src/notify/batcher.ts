@@ -40,11 +40,6 @@ export class Batcher {
 
   constructor(private readonly opts: BatcherOptions) {}
 
-  /** Pending lines (distinct URLs). */
-  get lines(): number {
-    return this.groups.size;
-  }
-
   /** Pending events. */
   get size(): number {
     return this.events;
