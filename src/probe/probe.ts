@@ -8,6 +8,13 @@ export interface ProbeOptions {
   dispatcher: Dispatcher;
 }
 
+/** The same for every probe: shared, not rebuilt thousands of times a second. */
+const HEADERS = { 'user-agent': 'spo2', accept: '*/*' } as const;
+
+function timedOut(call: ProbeCall, timeoutMs: number): void {
+  call.abortWith(`timeout after ${timeoutMs} ms`);
+}
+
 /** Read at most this much of a body before giving up on the connection. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -37,7 +44,7 @@ class ProbeCall implements Dispatcher.DispatchHandler {
     options: ProbeOptions,
     private readonly resolve: (result: ProbeResult) => void,
   ) {
-    this.timer = setTimeout(() => this.abortWith(`timeout after ${options.timeoutMs} ms`), options.timeoutMs);
+    this.timer = setTimeout(timedOut, options.timeoutMs, this, options.timeoutMs);
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -51,7 +58,7 @@ class ProbeCall implements Dispatcher.DispatchHandler {
           origin: parsed.origin,
           path: parsed.pathname + parsed.search,
           method: 'GET',
-          headers: { 'user-agent': 'spo2', accept: '*/*', host: parsed.host },
+          headers: HEADERS, // undici adds Host from the origin
           headersTimeout: options.timeoutMs,
           bodyTimeout: options.timeoutMs,
         },
@@ -73,7 +80,7 @@ class ProbeCall implements Dispatcher.DispatchHandler {
     this.finish('Unreachable', reason, null);
   }
 
-  private abortWith(reason: string): void {
+  abortWith(reason: string): void {
     this.fail(reason);
     this.controller?.abort(new Error(reason));
   }
