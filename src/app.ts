@@ -14,7 +14,7 @@ import { WsHub } from './http/ws.js';
 import { readTlsFiles, reloadTlsOnSighup } from './http/tls.js';
 import { Monitor } from './monitor/monitor.js';
 import { Notifier } from './notify/notifier.js';
-import { createProbeAgent, probe } from './probe/probe.js';
+import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { SqliteStore } from './store/sqlite.js';
 
@@ -39,11 +39,15 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const store = new SqliteStore(config.databasePath);
   const bus = new EventBus();
   const agent = createProbeAgent(config.timeoutMs);
+  const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent };
   const monitor = new Monitor({
     health: config,
     concurrency: config.concurrency,
     flushIntervalMs: config.flushIntervalMs,
-    probe: (url) => probe(url, { timeoutMs: config.timeoutMs, dispatcher: agent }),
+    probe: {
+      prepare: probeRequest,
+      start: (request, done, context) => startProbe(request as ProbeRequest | null, probeOptions, done, context),
+    },
     bus,
     store,
     logger,

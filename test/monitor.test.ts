@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { ProbeResult } from '../src/core/status.ts';
 import { EventBus } from '../src/events.ts';
-import { Monitor, type ProbeFn } from '../src/monitor/monitor.ts';
+import { Monitor, proberFrom } from '../src/monitor/monitor.ts';
 import type { Store } from '../src/store/store.ts';
 import { waitFor } from './helpers.ts';
 
@@ -16,13 +16,13 @@ const memoryStore = (): Store => ({
   close: async () => {},
 });
 
-function monitor(probe: ProbeFn, overrides: { concurrency?: number; intervalMs?: number; store?: Store } = {}) {
+function monitor(probe: (url: string) => Promise<ProbeResult>, overrides: { concurrency?: number; intervalMs?: number; store?: Store } = {}) {
   const bus = new EventBus();
   const m = new Monitor({
     health: { windowSize: 10, intervalMs: overrides.intervalMs ?? 1000, fastIntervalMs: 200, remindAfterMs: 0 },
     concurrency: overrides.concurrency ?? 10_000,
     flushIntervalMs: 60_000,
-    probe, bus, store: overrides.store ?? memoryStore(), logger: pino({ level: 'silent' }),
+    probe: proberFrom(probe), bus, store: overrides.store ?? memoryStore(), logger: pino({ level: 'silent' }),
   });
   return { m, bus };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { EventBus } from '../src/events.ts';
-import { Monitor } from '../src/monitor/monitor.ts';
+import { Monitor, proberFrom } from '../src/monitor/monitor.ts';
 import { Registry } from '../src/registry.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { tempDir } from './helpers.ts';
@@ -13,7 +13,7 @@ function registry() {
   const monitor = new Monitor({
     health: { windowSize: 10, intervalMs: 3_600_000, fastIntervalMs: 3_600_000, remindAfterMs: 0 },
     concurrency: 1, flushIntervalMs: 3_600_000, bus: new EventBus(), store, logger: pino({ level: 'silent' }),
-    probe: async () => { throw new Error('not probed in this test'); },
+    probe: proberFrom(async () => { throw new Error('not probed in this test'); }),
   });
   return { store, monitor, registry: new Registry(store, monitor) };
 }

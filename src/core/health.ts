@@ -25,7 +25,7 @@ export interface Health {
   window: boolean[];
   /** When the next "still bad" reminder is due, while bad. */
   remindAt: number | null;
-  /** The last raw result, exposed beside the damped status. */
+  /** The last raw result, exposed beside the damped status; `observe` overwrites it in place. */
   last: ProbeResult | null;
 }
 
@@ -57,10 +57,24 @@ export function badCount(health: Health): number {
  */
 export function observe(health: Health, result: ProbeResult, config: HealthConfig): Transition | null {
   const isBad = result.status !== 'Healthy';
+  // The window and the last result are updated in place too: a fresh array or result
+  // object per probe would live one period, long enough to be promoted, then die.
   const window = health.window;
-  while (window.length >= config.windowSize) window.shift();
-  window.push(isBad);
-  health.last = result;
+  while (window.length > config.windowSize) window.shift(); // the window size was lowered
+  if (window.length < config.windowSize) window.push(isBad);
+  else {
+    for (let i = 1; i < window.length; i++) window[i - 1] = window[i]!;
+    window[window.length - 1] = isBad;
+  }
+  const last = health.last;
+  if (last === null) health.last = { ...result };
+  else {
+    last.status = result.status;
+    last.reason = result.reason;
+    last.httpStatus = result.httpStatus;
+    last.latencyMs = result.latencyMs;
+    last.at = result.at;
+  }
   const ratio = countTrue(window) / config.windowSize;
 
   if (!health.bad) {

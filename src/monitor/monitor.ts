@@ -6,21 +6,43 @@ import type { EventBus } from '../events.js';
 import type { Store, StoredTarget } from '../store/store.js';
 import { DueHeap, type Timed } from './heap.js';
 
-/** One probe; it must settle by itself (the probe's own timeout bounds it). */
 /** How early a probe may start so that probes due close together share one timer. */
 const TICK_SLACK_MS = 5;
 
 /** Most rows per transaction when flushing results. */
 const FLUSH_SLICE = 1000;
 
-export type ProbeFn = (url: string) => Promise<ProbeResult>;
+/**
+ * How the monitor probes a target: `prepare` once per target (URL parsing, say), `start`
+ * per probe. `start` calls `done(result, context)` exactly once, and must settle by itself
+ * (the probe's own timeout bounds it). A callback with a context, not a promise: at
+ * thousands of probes a second, a promise and a closure per probe are garbage.
+ */
+export interface Prober {
+  prepare(url: string): unknown;
+  start<C>(prepared: unknown, done: (result: ProbeResult, context: C) => void, context: C): void;
+}
+
+/** A Prober from a function returning a promise (tests, small tools); a rejection is a bug, reported as Unreachable. */
+export function proberFrom(fn: (url: string) => Promise<ProbeResult>): Prober {
+  return {
+    prepare: (url) => url,
+    start: (url, done, context) => {
+      const at = Date.now();
+      fn(url as string).then(
+        (result) => done(result, context),
+        (err: unknown) => done({ status: 'Unreachable', reason: String(err), httpStatus: null, latencyMs: 0, at }, context),
+      );
+    },
+  };
+}
 
 export interface MonitorOptions {
   health: HealthConfig;
   /** Most probes in flight at once; more due targets wait their turn in order. */
   concurrency: number;
   flushIntervalMs: number;
-  probe: ProbeFn;
+  probe: Prober;
   bus: EventBus;
   store: Store;
   logger: Logger;
@@ -35,6 +57,11 @@ interface Entry extends Timed {
   dirty: boolean;
   /** Any result not yet written, if only its time and latency. */
   stale: boolean;
+  /** What the prober worked out once from the URL. */
+  prepared: unknown;
+  /** A probe of this entry is running (started at `startedAt`). */
+  probing: boolean;
+  startedAt: number;
 }
 
 /**
@@ -52,6 +79,7 @@ export class Monitor {
   private timerAt = Infinity;
   private flushTimer: NodeJS.Timeout | null = null;
   private running = false;
+  private draining = false;
   private restoredAt: number | null = null;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -154,6 +182,7 @@ export class Monitor {
     const entry: Entry = {
       target, dueAt: now + Math.floor(this.random() * this.opts.health.intervalMs),
       heapIndex: -1, removed: false, dirty: false, stale: false,
+      prepared: this.opts.probe.prepare(target.url), probing: false, startedAt: 0,
     };
     this.entries.set(target.url, entry);
     this.byId.set(target.id, entry);
@@ -190,26 +219,30 @@ export class Monitor {
       this.waiting.push(e);
       return;
     }
-    void this.run(e);
+    this.run(e);
   }
 
-  private async run(e: Entry): Promise<void> {
+  private run(e: Entry): void {
     // No cancellation per probe: each is bounded by its timeout, and the result of one whose
-    // target was removed (or whose monitor stopped) is dropped below. Saves an AbortController
-    // and two listeners per probe on the hot path.
+    // target was removed (or whose monitor stopped) is dropped in settle(). Saves an
+    // AbortController and two listeners per probe on the hot path.
     this.inFlight++;
-    const startedAt = this.now();
-    const scheduledAt = e.dueAt;
-    let result: ProbeResult;
+    e.probing = true;
+    e.startedAt = this.now();
     try {
-      result = await this.opts.probe(e.target.url);
+      this.opts.probe.start(e.prepared, this.settle, e);
     } catch (err) {
-      // probe() resolves on every network outcome; a throw is a bug worth a log line.
+      // A prober reports every network outcome as a result; a throw is a bug worth a log line.
       this.opts.logger.error({ err, url: e.target.url }, 'probe failed unexpectedly');
-      result = { status: 'Unreachable', reason: String(err), httpStatus: null, latencyMs: 0, at: startedAt };
-    } finally {
-      this.inFlight--;
+      this.settle({ status: 'Unreachable', reason: String(err), httpStatus: null, latencyMs: 0, at: e.startedAt }, e);
     }
+  }
+
+  /** Every probe's end: one function for all of them, the entry comes as the context. */
+  private readonly settle = (result: ProbeResult, e: Entry): void => {
+    if (!e.probing) return; // a second call from a faulty prober
+    e.probing = false;
+    this.inFlight--;
     this.next();
     if (e.removed || !this.running) return; // removed while in flight: never brought back
     try {
@@ -222,29 +255,36 @@ export class Monitor {
     // Each target keeps its own grid: a tick's few ms of lateness must not add to every
     // period (at 10,000 targets that alone lost ~1 % of the probes). A probe that ran much
     // later than planned (a queue, a stall) starts a new grid instead of catching up.
-    const base = startedAt - scheduledAt <= delay / 10 ? scheduledAt : startedAt;
+    const scheduledAt = e.dueAt;
+    const base = e.startedAt - scheduledAt <= delay / 10 ? scheduledAt : e.startedAt;
     e.dueAt = Math.max(base + delay, this.now());
     this.heap.push(e);
     this.arm();
-  }
+  };
 
   private next(): void {
-    if (!this.running) return;
-    while (this.inFlight < this.opts.concurrency && this.waiting.length > 0) {
-      const e = this.waiting.shift()!;
-      if (!e.removed) void this.run(e);
+    // Not re-entered: a probe that settles at once (inside start) calls next() again.
+    if (!this.running || this.draining) return;
+    this.draining = true;
+    try {
+      while (this.inFlight < this.opts.concurrency && this.waiting.length > 0) {
+        const e = this.waiting.shift()!;
+        if (!e.removed) this.run(e);
+      }
+    } finally {
+      this.draining = false;
     }
   }
 
   private apply(e: Entry, result: ProbeResult): void {
     const health = e.target.health;
     const { status, reason, last } = health;
-    const isBad = result.status !== 'Healthy';
-    const sameOutcome = health.window.every((b) => b === isBad);
+    // Read before observe(), which overwrites `last` in place.
+    const lastChanged = last === null || last.status !== result.status || last.reason !== result.reason;
+    const sameOutcome = allEqual(health.window, result.status !== 'Healthy');
     const transition = observe(health, result, this.opts.health);
     // What a dashboard shows changed: the damped status or reason, or the raw outcome.
-    const visible = last === null || status !== health.status || reason !== health.reason
-      || last.status !== result.status || last.reason !== result.reason;
+    const visible = lastChanged || status !== health.status || reason !== health.reason;
     // A steady target (every result in its window had this outcome, however many) has
     // nothing new worth a write but the time and latency of its last check: those are
     // flushed at stop, not every few seconds for every target. After a crash, an all-good
@@ -297,4 +337,9 @@ export class Monitor {
       }
     }
   }
+}
+
+function allEqual(values: boolean[], value: boolean): boolean {
+  for (const v of values) if (v !== value) return false;
+  return true;
 }

@@ -18,13 +18,38 @@ function timedOut(call: ProbeCall, timeoutMs: number): void {
 /** Read at most this much of a body before giving up on the connection. */
 const MAX_BODY_BYTES = 64 * 1024;
 
+/** A target's request, worked out once from its URL rather than at every probe. */
+export interface ProbeRequest {
+  readonly origin: string;
+  readonly path: string;
+}
+
+/** The request for `url`, or null when it does not parse (its probes then report that). */
+export function probeRequest(url: string): ProbeRequest | null {
+  try {
+    const parsed = new URL(url);
+    return { origin: parsed.origin, path: parsed.pathname + parsed.search };
+  } catch {
+    return null;
+  }
+}
+
+/** Called once per probe, with the context given to `startProbe`. */
+export type ProbeDone<C> = (result: ProbeResult, context: C) => void;
+
 /**
- * One health check: `GET url`, no redirects followed. Resolves (never rejects) with a
- * ProbeResult as soon as the status line arrives; the body is drained in the background,
- * up to a small limit, only so the connection can be reused.
+ * One health check: `GET`, no redirects followed. `done(result, context)` is called exactly
+ * once, as soon as the status line arrives (or on an error or the timeout); the body is
+ * drained in the background, up to a small limit, only so the connection can be reused.
+ * The scheduler's path: no promise and no closure per probe, the context carries the rest.
  */
+export function startProbe<C>(request: ProbeRequest | null, options: ProbeOptions, done: ProbeDone<C>, context: C): void {
+  new ProbeCall(request, options, done as ProbeDone<unknown>, context);
+}
+
+/** The same check as a promise that resolves (never rejects) with the result. */
 export function probe(url: string, options: ProbeOptions): Promise<ProbeResult> {
-  return new Promise<ProbeResult>((resolve) => new ProbeCall(url, options, resolve));
+  return new Promise<ProbeResult>((resolve) => startProbe(probeRequest(url), options, resolve, undefined));
 }
 
 /**
@@ -40,23 +65,21 @@ class ProbeCall implements Dispatcher.DispatchHandler {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    url: string,
+    request: ProbeRequest | null,
     options: ProbeOptions,
-    private readonly resolve: (result: ProbeResult) => void,
+    private readonly done: ProbeDone<unknown>,
+    private readonly context: unknown,
   ) {
     this.timer = setTimeout(timedOut, options.timeoutMs, this, options.timeoutMs);
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
+    if (request === null) {
       this.fail('invalid url');
       return;
     }
     try {
       options.dispatcher.dispatch(
         {
-          origin: parsed.origin,
-          path: parsed.pathname + parsed.search,
+          origin: request.origin,
+          path: request.path,
           method: 'GET',
           headers: HEADERS, // undici adds Host from the origin
           headersTimeout: options.timeoutMs,
@@ -73,7 +96,7 @@ class ProbeCall implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.resolve({ status, reason, httpStatus, at: this.at, latencyMs: Math.round((performance.now() - this.started) * 10) / 10 });
+    this.done({ status, reason, httpStatus, at: this.at, latencyMs: Math.round((performance.now() - this.started) * 10) / 10 }, this.context);
   }
 
   private fail(reason: string): void {
