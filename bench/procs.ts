@@ -25,6 +25,13 @@ export function rssBytes(pid: number): number {
   return rssFromStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
 
+/**
+ * Milliseconds on CLOCK_MONOTONIC, which every process of this machine shares: times taken
+ * in two processes compare directly. (`performance.timeOrigin + now()` does not: each
+ * process fixes its own origin at start, and two origins can differ by milliseconds.)
+ */
+export const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A free loopback port, so a restarted SpO₂ comes back on the same address. */

@@ -214,7 +214,7 @@ async function main(): Promise<void> {
       info('restart: first → last probe', restart.firstToLastMs === null ? 'not all' : ms(restart.firstToLastMs)),
       info('restart: busiest 100 ms ÷ mean', restart.burst.toFixed(2)),
       check('failure → WS event p99', ws.wired ? wsSummary.p99 : NaN, ms, '<=', 50),
-      info('failure → WS event p50 / max', ws.wired ? `${ms(wsSummary.p50)} / ${ms(wsSummary.max)} (${ws.latencies.length} of ${ws.count})` : ws.note),
+      info('failure → WS event p50 / max', ws.wired ? `${ms(wsSummary.p50)} / ${ms(wsSummary.max)} (${ws.latencies.length} of ${ws.count})${ws.note ? `; ${ws.note}` : ''}` : ws.note),
       ...steps.map((s) => info(`limit N=${s.n}`, `${pct(s.rate)}, p99 ${ms(s.gap.p99)}, ${us(s.cpuPerProbeUs)}/probe, ${(s.cpuCores * 100).toFixed(0)} % core, ${mb(s.rssMaxBytes)}`)),
     ];
     console.log('\n' + table(rows) + '\n');

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monoMs } from './procs.js';
 
 export type TargetsRequest =
   | { id: number; cmd: 'start'; origins: number }
@@ -93,7 +94,7 @@ function onRequest(url: string): number {
   if (!Number.isInteger(i) || i < 0) return 404;
   hit(i);
   if (failing.has(i)) {
-    failTimes.get(i)!.push(performance.timeOrigin + performance.now());
+    failTimes.get(i)!.push(monoMs());
     return 503;
   }
   return 200;

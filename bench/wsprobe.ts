@@ -1,12 +1,12 @@
 /**
  * Failure → WebSocket event: some targets start answering 503; the latency is from the
  * target server's answer that tipped the state machine (the last failing answer before
- * the event) to the event's arrival at a client of `/ws`. Both clocks are this machine's
- * wall clock with sub-millisecond precision (performance.timeOrigin + now()).
+ * the event) to the event's arrival at a client of `/ws`. Both sides read the machine's
+ * monotonic clock (`monoMs`), so the two processes' times compare directly.
  */
 import WebSocket from 'ws';
 import type { Child } from './procs.js';
-import { sleep } from './procs.js';
+import { monoMs, sleep } from './procs.js';
 
 export interface WsResult {
   wired: boolean;
@@ -28,8 +28,6 @@ interface Options {
   timeoutMs: number;
 }
 
-const wallNow = () => performance.timeOrigin + performance.now();
-
 export async function measureFailureEvents(o: Options): Promise<WsResult> {
   const result: WsResult = { wired: false, note: '', count: o.count, latencies: [], detection: [] };
   const ws = new WebSocket(o.base.replace(/^http/, 'ws') + '/ws');
@@ -48,15 +46,19 @@ export async function measureFailureEvents(o: Options): Promise<WsResult> {
   const chosen = Array.from({ length: o.count }, (_, k) => Math.floor((k * o.n) / o.count));
   const byUrl = new Map(chosen.map((i) => [o.urlOf(o.ports, i), i]));
   const arrivals = new Map<number, number>();
+  /** Events whose deciding probe got no 503 (an error or timeout): their latency is not the engine's. */
+  let otherCause = 0;
   let messages = 0;
   let failing = false;
   ws.on('message', (data) => {
-    const at = wallNow();
+    const at = monoMs();
     messages++;
     if (!failing) return;
-    const msg = JSON.parse(String(data)) as { url: string; status: string };
+    const msg = JSON.parse(String(data)) as { url: string; status: string; httpStatus: number | null };
     const i = byUrl.get(msg.url);
-    if (i !== undefined && msg.status === 'Unhealthy' && !arrivals.has(i)) arrivals.set(i, at);
+    if (i === undefined || msg.status !== 'Unhealthy' || arrivals.has(i)) return;
+    arrivals.set(i, at);
+    if (msg.httpStatus !== 503) otherCause++;
   });
   // Let the snapshot pass first.
   for (let seen = -1; seen !== messages; ) {
@@ -76,6 +78,9 @@ export async function measureFailureEvents(o: Options): Promise<WsResult> {
     result.detection.push(at - before[0]!);
   }
   await o.targets.call({ cmd: 'heal', targets: chosen });
-  result.note = arrivals.size < chosen.length ? `${chosen.length - arrivals.size} events missing` : '';
+  const notes = [];
+  if (arrivals.size < chosen.length) notes.push(`${chosen.length - arrivals.size} events missing`);
+  if (otherCause > 0) notes.push(`${otherCause} decided by a probe without a 503 answer`);
+  result.note = notes.join('; ');
   return result;
 }
