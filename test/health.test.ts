@@ -32,6 +32,23 @@ describe('health state machine', () => {
     assert.equal(h.since, 42);
   });
 
+  it('keeps the newest results when the window holds more than the window size (the size was lowered)', () => {
+    const h = initialHealth(0);
+    h.window = [...repeat(true, 12), false, false, false];
+    const result: ProbeResult = { status: 'Healthy', reason: '', httpStatus: 200, latencyMs: 1, at: 1 };
+    observe(h, result, config);
+    assert.deepEqual(h.window, [...repeat(true, 6), false, false, false, false]);
+  });
+
+  it('keeps its own copy of the last result, never the caller\'s object', () => {
+    const h = initialHealth(0);
+    const first: ProbeResult = { status: 'Healthy', reason: '', httpStatus: 200, latencyMs: 1, at: 1 };
+    observe(h, first, config);
+    observe(h, { status: 'Unhealthy', reason: '503 Service Unavailable', httpStatus: 503, latencyMs: 2, at: 2 }, config);
+    assert.deepEqual(first, { status: 'Healthy', reason: '', httpStatus: 200, latencyMs: 1, at: 1 });
+    assert.deepEqual(h.last, { status: 'Unhealthy', reason: '503 Service Unavailable', httpStatus: 503, latencyMs: 2, at: 2 });
+  });
+
   it('a dead target is reported after five failed probes at the fast pace (3.2 s)', () => {
     const run = simulate(repeat<Status>('Unreachable', 5));
     assert.equal(run.transitions.length, 1);

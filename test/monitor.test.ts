@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { ProbeResult } from '../src/core/status.ts';
 import { EventBus } from '../src/events.ts';
-import { Monitor, proberFrom } from '../src/monitor/monitor.ts';
+import { Monitor, type Prober, proberFrom } from '../src/monitor/monitor.ts';
 import type { Store } from '../src/store/store.ts';
 import { waitFor } from './helpers.ts';
 
@@ -16,15 +16,19 @@ const memoryStore = (): Store => ({
   close: async () => {},
 });
 
-function monitor(probe: (url: string) => Promise<ProbeResult>, overrides: { concurrency?: number; intervalMs?: number; store?: Store } = {}) {
+type Overrides = { concurrency?: number; intervalMs?: number; store?: Store };
+
+function monitor(probe: ((url: string) => Promise<ProbeResult>) | Prober, overrides: Overrides = {}) {
   const bus = new EventBus();
+  const errors: unknown[] = [];
+  const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line)) });
   const m = new Monitor({
     health: { windowSize: 10, intervalMs: overrides.intervalMs ?? 1000, fastIntervalMs: 200, remindAfterMs: 0 },
     concurrency: overrides.concurrency ?? 10_000,
     flushIntervalMs: 60_000,
-    probe: proberFrom(probe), bus, store: overrides.store ?? memoryStore(), logger: pino({ level: 'silent' }),
+    probe: typeof probe === 'function' ? proberFrom(probe) : probe, bus, store: overrides.store ?? memoryStore(), logger,
   });
-  return { m, bus };
+  return { m, bus, errors };
 }
 
 const healthy = (): ProbeResult => ({ status: 'Healthy', reason: '', httpStatus: 200, latencyMs: 1, at: Date.now() });
@@ -143,5 +147,82 @@ describe('scheduler', () => {
     for (const r of release) r();
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(started, 1);
+  });
+});
+
+describe('prober contract', () => {
+  it('drains a long queue of probes that settle inside start() without deep recursion', async () => {
+    // One slow probe holds the only slot while 20,000 targets fall due; once it settles, the
+    // queue drains with probes that call done() before start() returns.
+    const probed = new Set<string>();
+    let holdSlot: (() => void) | null = null;
+    const prober: Prober = {
+      prepare: (url) => url,
+      start: (url, done, context) => {
+        const result = healthy();
+        if (url === 'slow' && holdSlot === null) holdSlot = () => done(result, context);
+        else {
+          probed.add(url as string);
+          done(result, context);
+        }
+      },
+    };
+    const { m, errors } = monitor(prober, { concurrency: 1, intervalMs: 100 });
+    m.start();
+    m.add({ id: 1, url: 'slow', data: null, createdAt: Date.now() });
+    await waitFor(() => holdSlot !== null, 2000, 'the slow probe holds the slot');
+    for (let i = 2; i <= 20_001; i++) m.add({ id: i, url: `u${i}`, data: null, createdAt: Date.now() });
+    await new Promise((r) => setTimeout(r, 200)); // all of them due, all waiting
+    assert.equal(probed.size, 0);
+    holdSlot!();
+    await waitFor(() => probed.size === 20_000, 5000, 'every waiting target probed');
+    await m.stop();
+    assert.deepEqual(errors, []);
+  });
+
+  it('ignores a second done() for the same probe', async () => {
+    const starts = new Map<string, number>();
+    let peak = 0;
+    let inFlight = 0;
+    const prober: Prober = {
+      prepare: (url) => url,
+      start: (url, done, context) => {
+        starts.set(url as string, (starts.get(url as string) ?? 0) + 1);
+        peak = Math.max(peak, ++inFlight);
+        setTimeout(() => {
+          inFlight--;
+          done(healthy(), context);
+          done(healthy(), context); // a faulty prober
+        }, 5);
+      },
+    };
+    const { m } = monitor(prober, { concurrency: 2, intervalMs: 50 });
+    m.start();
+    for (let i = 1; i <= 4; i++) m.add({ id: i, url: `u${i}`, data: null, createdAt: Date.now() });
+    await new Promise((r) => setTimeout(r, 500));
+    await m.stop();
+    // ~10 periods of 50 ms: a doubled reschedule would grow the count per period instead.
+    for (const [url, n] of starts) assert.ok(n >= 5 && n <= 12, `${url} probed ${n} times`);
+    assert.equal(peak, 2, 'the concurrency bound holds');
+  });
+
+  it('reports a prober that throws as Unreachable, logs it, and keeps probing', async () => {
+    let calls = 0;
+    const prober: Prober = {
+      prepare: (url) => url,
+      start: () => {
+        calls++;
+        throw new Error('prober bug');
+      },
+    };
+    const { m, bus, errors } = monitor(prober, { intervalMs: 50 });
+    const seen: Array<{ lastStatus: string | null; lastReason: string | null }> = [];
+    bus.on('change', ({ value }) => seen.push(value));
+    m.start();
+    m.add({ id: 1, url: 'u1', data: null, createdAt: Date.now() });
+    await waitFor(() => calls >= 3, 3000, 'probing goes on');
+    await m.stop();
+    assert.ok(seen.some((v) => v.lastStatus === 'Unreachable' && /prober bug/.test(v.lastReason ?? '')), JSON.stringify(seen));
+    assert.ok(errors.length >= 1);
   });
 });
