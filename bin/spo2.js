@@ -5,9 +5,8 @@ import { setFlagsFromString } from 'node:v8';
 // promoted (undici's request state, a result kept one period), and with V8's default
 // growth the heap grows to 2-3 × the live data before a full collection: RSS 270-330 MB
 // at 10,000 targets. Growing by 50 % at most keeps it near 200 MB for no measurable CPU
-// (docs/performance.md). A value given in NODE_OPTIONS or on node's command line wins.
-const nodeFlags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
-if (!/--heap[-_]growing[-_]percent/.test(nodeFlags)) setFlagsFromString('--heap-growing-percent=50');
+// (docs/performance.md). A value on node's command line wins (NODE_OPTIONS cannot carry it).
+if (!process.execArgv.some((a) => /^--heap[-_]growing[-_]percent/.test(a))) setFlagsFromString('--heap-growing-percent=50');
 
 const { main } = await import('../dist/spo2.js');
 
