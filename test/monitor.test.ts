@@ -203,7 +203,7 @@ describe('prober contract', () => {
     await m.stop();
     // ~10 periods of 50 ms: a doubled reschedule would grow the count per period instead.
     for (const [url, n] of starts) assert.ok(n >= 5 && n <= 12, `${url} probed ${n} times`);
-    assert.equal(peak, 2, 'the concurrency bound holds');
+    assert.ok(peak <= 2, `the concurrency bound holds (peak ${peak})`);
   });
 
   it('reports a prober that throws as Unreachable, logs it, and keeps probing', async () => {
