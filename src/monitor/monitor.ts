@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type HealthConfig, initialHealth, nextDelay, observe } from '../core/health.js';
+import { badCount, type HealthConfig, initialHealth, nextDelay, observe } from '../core/health.js';
 import type { ProbeResult } from '../core/status.js';
 import { type ChangeKind, type Target, type TargetValue, toValue } from '../core/target.js';
 import type { EventBus } from '../events.js';
@@ -281,7 +281,8 @@ export class Monitor {
     const { status, reason, last } = health;
     // Read before observe(), which overwrites `last` in place.
     const lastChanged = last === null || last.status !== result.status || last.reason !== result.reason;
-    const sameOutcome = allEqual(health.window, result.status !== 'Healthy');
+    const bad = badCount(health);
+    const sameOutcome = result.status === 'Healthy' ? bad === 0 : bad === health.window.length;
     const transition = observe(health, result, this.opts.health);
     // What a dashboard shows changed: the damped status or reason, or the raw outcome.
     const visible = lastChanged || status !== health.status || reason !== health.reason;
@@ -337,9 +338,4 @@ export class Monitor {
       }
     }
   }
-}
-
-function allEqual(values: boolean[], value: boolean): boolean {
-  for (const v of values) if (v !== value) return false;
-  return true;
 }
