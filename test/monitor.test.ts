@@ -135,6 +135,32 @@ describe('scheduler', () => {
     assert.ok(saved.includes(7), 'written once the store works again');
   });
 
+  it('the periodic flush writes a window with mixed outcomes, not a steady one', async () => {
+    const saved: number[] = [];
+    const store = { ...memoryStore(), saveHealth: async (items: ReadonlyArray<{ id: number }>) => void saved.push(...items.map((i) => i.id)) };
+    const probes = new Map<string, number>();
+    const { m } = monitor(async (url) => {
+      const n = (probes.get(url) ?? 0) + 1;
+      probes.set(url, n);
+      // `mixed`: one 503 first, then 200s, the same raw result each time but a window
+      // that still holds the failure; `steady`: 200s from the start.
+      return url === 'mixed' && n === 1 ? { ...healthy(), status: 'Unhealthy', reason: '503 Service Unavailable', httpStatus: 503 } : healthy();
+    }, { intervalMs: 30, store });
+    m.start();
+    m.add({ id: 1, url: 'steady', data: null, createdAt: Date.now() });
+    m.add({ id: 2, url: 'mixed', data: null, createdAt: Date.now() });
+    await waitFor(() => (probes.get('steady') ?? 0) >= 3 && (probes.get('mixed') ?? 0) >= 3, 3000, 'both probed three times');
+    await m.flush();
+    saved.length = 0;
+    const [steady, mixed] = [probes.get('steady')!, probes.get('mixed')!];
+    await waitFor(() => probes.get('steady')! >= steady + 2 && probes.get('mixed')! >= mixed + 2, 3000, 'two more probes each');
+    await m.flush();
+    const written = [...saved];
+    await m.stop(); // writes every result not yet written, steady ones included
+    assert.ok(probes.get('mixed')! < 10, 'the failure is still in the window');
+    assert.deepEqual(written, [2]);
+  });
+
   it('starts no probe after stop()', async () => {
     let started = 0;
     const release: Array<() => void> = [];
