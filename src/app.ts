@@ -101,13 +101,17 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     config, httpUrl, wsUrl, bus, monitor, registry,
     stop: () => (stopping ??= (async () => {
       stopTlsReload();
-      await hub.close();
-      await http.close();
-      if (wsServer) await new Promise<void>((resolve) => { wsServer!.closeAllConnections(); wsServer!.close(() => resolve()); });
-      await monitor.stop();
-      await notifier.stop();
+      // Side by side, not one after another: the whole stop must fit in the CLI's deadline.
+      // The monitor stops first (synchronously), so the probes aborted below are dropped.
+      await Promise.all([
+        monitor.stop(),
+        hub.close(),
+        http.close(),
+        wsServer && new Promise<void>((resolve) => { wsServer!.closeAllConnections(); wsServer!.close(() => resolve()); }),
+        notifier.stop(),
+        agent.destroy(), // probes still in flight end now
+      ]);
       await store.close();
-      await agent.destroy(); // probes still in flight end now; the monitor drops their results
       logger.info('SpO₂ stopped');
     })()),
   };

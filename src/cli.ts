@@ -21,6 +21,9 @@ client options: --server URL (env SPO2_SERVER, default http://127.0.0.1:8000), -
 serve options:
 `;
 
+/** SIGTERM to exit, at most: well inside the 2 s an operator may expect, with room for the exit itself. */
+const STOP_DEADLINE_MS = 1500;
+
 /** The `spo2` command; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -66,9 +69,23 @@ async function serve(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'stopping');
-      app.stop().then(() => resolve(0), (err: unknown) => {
+      // An orchestrator waits a few seconds before SIGKILL, and a restart waits for the
+      // ports: whatever the targets do (a lookup that hangs, a socket that never closes),
+      // the process is gone within STOP_DEADLINE_MS. Everything acknowledged is already
+      // committed; only the last raw results and a message in flight can be cut short.
+      const deadline = setTimeout(() => {
+        logger.warn({ afterMs: STOP_DEADLINE_MS }, 'stop is taking too long; exiting now');
+        process.exit(1);
+      }, STOP_DEADLINE_MS);
+      app.stop().then(() => 0, (err: unknown) => {
         logger.error({ err }, 'unclean stop');
-        resolve(1);
+        return 1;
+      }).then((code) => {
+        clearTimeout(deadline);
+        resolve(code);
+        // Nothing of ours is left running; what still holds the loop (a lookup in the
+        // thread pool, a half-closed socket) must not keep the process alive.
+        setImmediate(() => process.exit(code));
       });
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));

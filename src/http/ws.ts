@@ -82,7 +82,7 @@ export class WsHub {
           ws.once('close', () => resolve());
           ws.close(1001, 'server shutting down');
           // A peer that never answers the close frame must not hold the shutdown.
-          setTimeout(() => ws.terminate(), 1000).unref();
+          setTimeout(() => ws.terminate(), 500).unref();
         }),
     );
     await Promise.all(closing);

@@ -27,6 +27,13 @@ export interface NotifierOptions {
 }
 
 /**
+ * How long stop() lets a message in flight finish before aborting it: short, because the
+ * whole process must be gone within 2 s of SIGTERM; an aborted message stays in the
+ * outbox and goes out after the restart.
+ */
+const STOP_GRACE_MS = 500;
+
+/**
  * Turns transitions and reminders into Slack messages and webhook calls: every event is
  * written to the outbox (in the transaction of the health change) before anything is sent,
  * then each configured destination delivers it at least once, batched and paced.
@@ -101,7 +108,7 @@ export class Notifier {
     if (!this.started) return;
     this.started = false;
     this.opts.bus.off('transition', this.onTransition);
-    await Promise.all([...this.deliveries.values()].map((d) => d.stop(this.opts.stopGraceMs ?? 2000)));
+    await Promise.all([...this.deliveries.values()].map((d) => d.stop(this.opts.stopGraceMs ?? STOP_GRACE_MS)));
     await this.agent.close();
   }
 
