@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { startApp } from './app.js';
 import { ConfigError, configHelp, loadConfig } from './config.js';
-import { isStatus } from './core/status.js';
+import { STATUSES, type Status } from './core/status.js';
 import type { TargetValue } from './core/target.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { createLogger } from './logger.js';
@@ -67,7 +67,10 @@ async function serve(args: string[]): Promise<number> {
   const logger = createLogger(config.logLevel);
   const app = await startApp(config, logger);
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'stopping');
       // An orchestrator waits a few seconds before SIGKILL, and a restart waits for the
       // ports: whatever the targets do (a lookup that hangs, a socket that never closes),
@@ -90,7 +93,24 @@ async function serve(args: string[]): Promise<number> {
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
+    watchLauncher(() => shutdown('launcher exited'));
   });
+}
+
+/**
+ * Under `npm start`, the service lives and dies with npm: a launcher killed with SIGKILL
+ * cannot forward anything, and an orphaned server would keep its ports. Reparenting is
+ * the sign (Linux has no portable parent-death signal for Node).
+ */
+function watchLauncher(onExit: () => void): void {
+  if (process.env.npm_lifecycle_event !== 'start') return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onExit();
+  }, 1000);
+  timer.unref();
 }
 
 interface ClientFlags {
@@ -134,7 +154,7 @@ async function client(command: 'add' | 'rm' | 'ls' | 'get', args: string[]): Pro
   try {
     flags = parseClientFlags(args);
     if (command !== 'ls' && flags.positional.length !== 1) throw new ConfigError(`usage: spo2 ${command} URL`);
-    if (flags.status !== undefined && !isStatus(flags.status)) throw new ConfigError('--status must be Healthy, Unhealthy or Unreachable');
+    if (flags.status !== undefined) flags.status = statusNamed(flags.status);
     if (flags.data !== undefined) JSON.parse(flags.data);
   } catch (err) {
     process.stderr.write(`spo2: ${err instanceof SyntaxError ? `--data is not valid JSON: ${err.message}` : (err as Error).message}\n`);
@@ -168,24 +188,62 @@ async function client(command: 'add' | 'rm' | 'ls' | 'get', args: string[]): Pro
   if (flags.json) {
     process.stdout.write(JSON.stringify(command === 'ls' ? values : values[0], null, 2) + '\n');
   } else if (command === 'rm') {
-    process.stdout.write(`removed ${target}\n`);
+    process.stdout.write(`removed ${values[0]?.url ?? target}\n`);
+  } else if (command === 'get') {
+    process.stdout.write(formatRecord(values[0]!));
   } else {
     process.stdout.write(formatTable(values));
   }
   return 0;
 }
 
+/** `--status unreachable` as well as `Unreachable`: people type statuses in any case. */
+function statusNamed(raw: string): Status {
+  const found = STATUSES.find((s) => s.toLowerCase() === raw.trim().toLowerCase());
+  if (!found) throw new ConfigError(`--status must be one of ${STATUSES.join(', ')} (any case), not ${JSON.stringify(raw)}`);
+  return found;
+}
+
+/** The status a person should read: a target not probed yet is not known to be Healthy. */
+function shownStatus(v: TargetValue): string {
+  return v.lastCheck === null && v.status === 'Healthy' ? 'not checked yet' : v.status;
+}
+
+/** Custom data on one line, cut so a table stays a table. */
+function dataCell(data: unknown, max = 60): string {
+  if (data === null || data === undefined) return '';
+  const text = JSON.stringify(data);
+  return text.length > max ? text.slice(0, max - 1) + '…' : text;
+}
+
+/** One target in full, for `spo2 get`. */
+export function formatRecord(v: TargetValue): string {
+  const rows: Array<[string, string]> = [
+    ['url', v.url],
+    ['status', shownStatus(v)],
+    ['reason', v.reason || '-'],
+    ['since', v.since],
+    ['last check', v.lastCheck ?? 'not checked yet'],
+    ['last result', v.lastStatus === null ? '-' : [v.lastStatus, v.httpStatus ?? '', v.lastReason ?? ''].filter((x) => x !== '').join(' ')],
+    ['latency', v.latencyMs === null ? '-' : `${Math.round(v.latencyMs)} ms`],
+    ['data', v.data === null ? '-' : JSON.stringify(v.data, null, 2).replace(/\n/g, '\n            ')],
+  ];
+  return rows.map(([k, val]) => `${(k + ':').padEnd(12)}${val}`).join('\n') + '\n';
+}
+
 /** A fixed-width table for people: status, since, latency, URL, reason. */
 export function formatTable(values: TargetValue[]): string {
   if (values.length === 0) return 'no targets\n';
+  const withData = values.some((v) => v.data !== null && v.data !== undefined);
   const rows = values.map((v) => [
-    v.status,
+    shownStatus(v),
     v.latencyMs === null ? '-' : `${Math.round(v.latencyMs)} ms`,
     v.since.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
     v.url,
+    ...(withData ? [dataCell(v.data)] : []),
     v.reason,
   ]);
-  const header = ['STATUS', 'LATENCY', 'SINCE', 'URL', 'REASON'];
+  const header = ['STATUS', 'LATENCY', 'SINCE', 'URL', ...(withData ? ['DATA'] : []), 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n';
   return line(header) + rows.map(line).join('');

@@ -24,16 +24,27 @@ describe('spo2 command line', () => {
   it('add, get, ls, rm against --server, readable and --json', async () => {
     const add = await spo2cli(['add', 'http://127.0.0.1:1/a', '--data', '{"team":"x"}', '--server', server.httpUrl]);
     assert.equal(add.code, 0, add.stderr);
-    assert.match(add.stdout, /Healthy\s+-\s+\S+ \S+\s+http:\/\/127\.0\.0\.1:1\/a/);
+    // Never probed yet (the interval is an hour): not shown as a green Healthy.
+    assert.match(add.stdout, /^not checked yet\s+-\s+\S+ \S+\s+http:\/\/127\.0\.0\.1:1\/a\s+\{"team":"x"\}/m);
 
     const get = await spo2cli(['get', 'http://127.0.0.1:1/a', '--json'], { SPO2_SERVER: server.httpUrl });
     assert.equal(get.code, 0);
     assert.deepEqual(JSON.parse(get.stdout).data, { team: 'x' });
 
     const ls = await spo2cli(['ls', '--server', server.httpUrl]);
-    assert.match(ls.stdout, /^STATUS\s+LATENCY\s+SINCE\s+URL\s+REASON\n/);
+    assert.match(ls.stdout, /^STATUS\s+LATENCY\s+SINCE\s+URL\s+DATA\s+REASON\n/);
+    assert.match(ls.stdout, /\{"team":"x"\}/);
+    const record = await spo2cli(['get', 'http://127.0.0.1:1/a', '--server', server.httpUrl]);
+    assert.match(record.stdout, /^status: +not checked yet$/m);
+    assert.match(record.stdout, /^data: +\{\n +"team": "x"\n +\}$/m);
+    const lower = await spo2cli(['ls', '--status', 'healthy', '--json', '--server', server.httpUrl]);
+    assert.equal(lower.code, 0, lower.stderr);
+    assert.equal(JSON.parse(lower.stdout).length, 1);
+    const wrong = await spo2cli(['ls', '--status', 'down', '--server', server.httpUrl]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--status must be one of Healthy, Unhealthy, Unreachable \(any case\)/);
     assert.match(ls.stdout, /http:\/\/127\.0\.0\.1:1\/a/);
-    const none = await spo2cli(['ls', '--status', 'Unreachable', '--json', '--server', server.httpUrl]);
+    const none = await spo2cli(['ls', '--status', 'UNREACHABLE', '--json', '--server', server.httpUrl]);
     assert.deepEqual(JSON.parse(none.stdout), []);
 
     const rm = await spo2cli(['rm', 'http://127.0.0.1:1/a', '--server', server.httpUrl]);

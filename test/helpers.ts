@@ -47,6 +47,8 @@ export interface StartOptions {
   dbPath?: string;
   /** Start the extra WebSocket listener (off by default in tests). */
   wsListener?: boolean;
+  /** Every line the process writes to stdout, as it comes (start-up failures included). */
+  onStdout?: (line: string) => void;
 }
 
 /** Fast defaults so tests see transitions in a second or two, overridable per test. */
@@ -67,10 +69,10 @@ export async function startSpo2(options: StartOptions = {}): Promise<Spo2> {
     SPO2_LOG_LEVEL: 'info',
     ...options.env,
   };
-  return launch(env, dbPath);
+  return launch(env, dbPath, options.onStdout);
 }
 
-async function launch(env: Record<string, string>, dbPath: string): Promise<Spo2> {
+async function launch(env: Record<string, string>, dbPath: string, onStdout?: (line: string) => void): Promise<Spo2> {
   const proc = spawn(process.execPath, [BIN, 'serve'], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,6 +82,7 @@ async function launch(env: Record<string, string>, dbPath: string): Promise<Spo2
   let stderr = '';
   proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   createInterface({ input: proc.stdout! }).on('line', (text) => {
+    onStdout?.(text);
     let line: LogLine;
     try {
       line = JSON.parse(text) as LogLine;

@@ -4,6 +4,9 @@ export type Status = 'Healthy' | 'Unhealthy' | 'Unreachable';
 /** What a WebSocket client sees for a target that was unregistered. */
 export type EventStatus = Status | 'Removed';
 
+/** Every status, in the order people read them. */
+export const STATUSES: readonly Status[] = ['Healthy', 'Unhealthy', 'Unreachable'];
+
 export function isStatus(value: unknown): value is Status {
   return value === 'Healthy' || value === 'Unhealthy' || value === 'Unreachable';
 }

@@ -199,9 +199,13 @@ export class Board {
       card.status = status;
       card.rank = status === 'Healthy' ? 1 : 0;
       card.el.dataset.status = status;
-      setText(card.statusEl, status);
       if (this.statusFilter !== 'all') this.layoutDirty = true;
     }
+    // A target starts Healthy by contract, but nothing is known of it before its first
+    // check: the card says so in a neutral colour instead of a green "Healthy".
+    const checked = msg.lastCheck !== null ? 'yes' : 'no';
+    if (card.el.dataset.checked !== checked) card.el.dataset.checked = checked;
+    setText(card.statusEl, checked === 'no' && status === 'Healthy' ? 'not checked yet' : status);
     const isBad = status !== 'Healthy';
     card.since = Date.parse(msg.since) || now;
     if (isBad) {
@@ -211,7 +215,7 @@ export class Board {
       card.sinceEl.title = `since ${new Date(card.since).toLocaleString()}`;
     } else {
       this.bad.delete(card);
-      setText(card.reason, msg.lastCheck === null ? 'waiting for the first check' : '');
+      setText(card.reason, '');
       setText(card.sinceEl, '');
     }
     setText(card.latency, formatLatency(msg.latencyMs));
