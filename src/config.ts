@@ -67,14 +67,19 @@ interface Option<K extends keyof Config = keyof Config> {
 const duration = (min: number): Parser<number> => (raw) => {
   const ms = parseDuration(raw);
   if (ms === null) return invalid('expected a duration such as 250ms, 3s, 15m or 1h');
-  if (ms < min) return invalid(`must be at least ${min}ms`);
+  if (ms < min) {
+    // `SPO2_INTERVAL=3` is 3 ms: say so, people who write it mean seconds.
+    const bare = /^\s*\d+\s*$/.test(raw) ? ` (a bare number is milliseconds: did you mean ${raw.trim()}s?)` : '';
+    return invalid(`must be at least ${min}ms${bare}`);
+  }
   return ms;
 };
 
 const integer = (min: number, max: number): Parser<number> => (raw) => {
-  if (!/^\s*\d+\s*$/.test(raw)) return invalid('expected a whole number');
+  if (!/^\s*-?\d+\s*$/.test(raw)) return invalid('expected a whole number');
   const n = Number(raw);
-  if (n < min || n > max) return invalid(`must be between ${min} and ${max}`);
+  if (n < min) return invalid(`must be at least ${min}`);
+  if (n > max) return invalid(`must be at most ${max}`);
   return n;
 };
 

@@ -30,6 +30,12 @@ describe('configuration', () => {
     assert.equal(c.databasePath, '/tmp/x.db');
   });
 
+  it('says what a value means when it is probably a mistake', () => {
+    assert.throws(() => loadConfig({ SPO2_INTERVAL: '3' }), /SPO2_INTERVAL="3": must be at least 100ms \(a bare number is milliseconds: did you mean 3s\?\)/);
+    assert.throws(() => loadConfig({ SPO2_WINDOW: '-1' }), /SPO2_WINDOW="-1": must be at least 1$/);
+    assert.throws(() => loadConfig({ SPO2_WINDOW: '5000' }), /SPO2_WINDOW="5000": must be at most 1000$/);
+  });
+
   it('accepts IPv6 listen addresses', () => {
     assert.deepEqual(loadConfig({ HTTP_LISTEN_ADDR: '[::1]:8000' }).httpListen, { host: '::1', port: 8000 });
   });

@@ -85,7 +85,10 @@ describe('durability and restart', () => {
     const first = await startSpo2({ wsListener: true });
     running.push(first);
     const taken = new URL(first.wsUrl!).host;
-    await assert.rejects(startSpo2({ env: { WS_LISTEN_ADDR: taken } }), new RegExp(`cannot listen on WS_LISTEN_ADDR=${taken}: .*EADDRINUSE`));
+    let stdout = '';
+    await assert.rejects(startSpo2({ env: { WS_LISTEN_ADDR: taken }, onStdout: (line) => (stdout += line + '\n') }), new RegExp(`cannot listen on WS_LISTEN_ADDR=${taken}: .*EADDRINUSE`));
+    // Nothing may claim to be listening when the process is about to exit.
+    assert.doesNotMatch(stdout, /listening/i);
     await first.stop();
   });
 

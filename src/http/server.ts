@@ -26,7 +26,9 @@ export const SLOW_CLIENT = { headersTimeout: 10_000, connectionsCheckingInterval
 /** The HTTP API: SpO₂-compatible routes, `/api/v1`, `/healthz`; every error as `{"error": "..."}`. */
 export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: opts.logger,
+    // Warnings and errors only: Fastify's "Server listening" would be printed even when the
+    // second listener then fails and the process exits; "SpO₂ started" says it all once.
+    loggerInstance: opts.logger.child({}, { level: opts.logger.isLevelEnabled('warn') ? 'warn' : opts.logger.level }),
     logController: new LogController({ disableRequestLogging: true }), // one line per transition, not per request
     bodyLimit: opts.bodyLimit,
     routerOptions: { maxParamLength: 200 },
