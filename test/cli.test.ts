@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { BIN, type Spo2, startSpo2 } from './helpers.ts';
@@ -64,6 +65,14 @@ describe('spo2 command line', () => {
     const down = await spo2cli(['ls', '--server', 'http://127.0.0.1:1']);
     assert.equal(down.code, 1);
     assert.match(down.stderr, /cannot reach/);
+  });
+
+  it("the README's command-line path runs this checkout's spo2, offline", async () => {
+    const root = new URL('..', import.meta.url).pathname;
+    const { stdout } = await run('npm', ['exec', '--offline', '--', 'spo2', 'help'], { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' } });
+    assert.match(stdout, /^spo2 — health-checks URLs/);
+    const readme = readFileSync(new URL('README.md', new URL('..', import.meta.url)), 'utf8');
+    assert.doesNotMatch(readme.replace(/`npx spo2` elsewhere/, ''), /npx spo2/, 'the README must not send people to the registry');
   });
 
   it('serve refuses a bad value, naming the variable', async () => {
