@@ -46,8 +46,8 @@ export function canonicalUrl(raw: string): string | null {
   }
 }
 
-function canonicalOf(parsed: URL): string {
-  const url = new URL(parsed.href);
+/** Changes `url` (which the caller owns) to its canonical form and returns that. */
+function canonicalOf(url: URL): string {
   url.hash = '';
   if (url.search === '') url.search = ''; // `search` reads '' for both none and a bare `?`; setting it drops the `?`
   if (url.password !== '') url.password = MASK;

@@ -14,7 +14,8 @@ export interface UrlDuplicate {
   /** The canonical URL both had. */
   url: string;
   keptId: number;
-  data: unknown;
+  /** Its custom data, logged so that nothing is lost without a trace (filled in by the store). */
+  data?: unknown;
 }
 
 /** What start-up did to URLs stored before they were canonical (SpO₂ 0.1 kept them verbatim). */
@@ -30,7 +31,7 @@ export interface UrlCleanup {
  * canonical form (credentials masked); of several that become the same URL the oldest (lowest
  * id) stays, keeping its id, data and state, and the others go. Pure: the store applies it.
  */
-export function planCanonicalUrls(rows: ReadonlyArray<{ id: number; url: string; data: unknown }>): UrlCleanup {
+export function planCanonicalUrls(rows: ReadonlyArray<{ id: number; url: string }>): UrlCleanup {
   const kept = new Map<string, number>();
   const plan: UrlCleanup = { rewritten: [], removed: [], unparsable: [] };
   for (const row of rows) {
@@ -41,7 +42,7 @@ export function planCanonicalUrls(rows: ReadonlyArray<{ id: number; url: string;
     }
     const keptId = kept.get(url);
     if (keptId !== undefined) {
-      plan.removed.push({ id: row.id, url, keptId, data: row.data });
+      plan.removed.push({ id: row.id, url, keptId });
       continue;
     }
     kept.set(url, row.id);

@@ -49,15 +49,17 @@ export class SqliteStore implements Store {
    */
   canonicaliseUrls(): UrlCleanup {
     return this.db.transaction(() => {
-      const rows = this.db.prepare('SELECT id, url, data FROM targets ORDER BY id').all() as Array<{ id: number; url: string; data: string }>;
-      const plan = planCanonicalUrls(rows.map((r) => ({ id: r.id, url: r.url, data: JSON.parse(r.data) as unknown })));
+      const rows = this.db.prepare('SELECT id, url FROM targets ORDER BY id').all() as Array<{ id: number; url: string }>;
+      const plan = planCanonicalUrls(rows);
       if (plan.rewritten.length === 0 && plan.removed.length === 0) return plan;
-      const urlOf = new Map(rows.map((r) => [r.id, r.url]));
       const renamed = new Map<string, string>(plan.rewritten.map((r) => [r.from, r.to]));
-      for (const d of plan.removed) renamed.set(urlOf.get(d.id)!, d.url);
       // Removals first: a kept row's new URL may still be held by a row that goes.
-      const remove = this.db.prepare('DELETE FROM targets WHERE id = ?');
-      for (const d of plan.removed) remove.run(d.id);
+      const remove = this.db.prepare('DELETE FROM targets WHERE id = ? RETURNING url, data');
+      for (const d of plan.removed) {
+        const row = remove.get(d.id) as { url: string; data: string };
+        renamed.set(row.url, d.url);
+        d.data = JSON.parse(row.data) as unknown;
+      }
       const rename = this.db.prepare('UPDATE targets SET url = ? WHERE id = ?');
       for (const r of plan.rewritten) rename.run(r.to, r.id);
       const outbox = this.db.prepare('SELECT id, url FROM outbox').all() as Array<{ id: number; url: string }>;
