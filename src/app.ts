@@ -16,6 +16,7 @@ import { Monitor } from './monitor/monitor.js';
 import { Notifier } from './notify/notifier.js';
 import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
+import { logUrlCleanup } from './store/canonical-urls.js';
 import { SqliteStore } from './store/sqlite.js';
 
 export interface App {
@@ -52,6 +53,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     store,
     logger,
   });
+  logUrlCleanup(store.canonicaliseUrls(), logger);
   const stored = await store.loadTargets();
   monitor.restore(stored);
   const registry = new Registry(store, monitor);

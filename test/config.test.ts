@@ -96,9 +96,12 @@ describe('durations', () => {
 });
 
 describe('target URLs', () => {
-  it('accepts http and https URLs with a host, kept exactly as given', () => {
-    for (const url of ['http://127.0.0.1:9/health', 'https://example.com', 'http://[::1]:8080/x?y=1', 'https://bücher.example/ä']) {
-      assert.deepEqual(checkTargetUrl(url), { ok: true, url });
+  it('accepts http and https URLs with a host, in their canonical form (test/url.test.ts has the rules)', () => {
+    for (const [url, canonical] of [
+      ['http://127.0.0.1:9/health', 'http://127.0.0.1:9/health'], ['https://example.com', 'https://example.com/'],
+      ['http://[::1]:8080/x?y=1', 'http://[::1]:8080/x?y=1'], ['https://bücher.example/ä', 'https://xn--bcher-kva.example/%C3%A4'],
+    ]) {
+      assert.deepEqual(checkTargetUrl(url), { ok: true, url: canonical });
     }
   });
 

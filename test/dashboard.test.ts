@@ -166,6 +166,22 @@ describe('dashboard', () => {
     assert.equal((await api(s.httpUrl, 'GET', q(url))).status, 404);
   });
 
+  test('a target added in another spelling is shown, highlighted and removed under its canonical URL', async () => {
+    const s = await spo2();
+    const canonical = targets.url('/spelled');
+    const typed = canonical.replace('http://', 'HTTP://').replace('/spelled', '/./spelled#top');
+    const page = await open(s);
+    await page.click('#add-button');
+    await page.fill('#add-url', typed);
+    await page.click('#add-form button[type=submit]');
+    await waitForStatus(page, canonical, 'Healthy');
+    await page.waitForSelector(`[data-url="${canonical}"].arrived`, { timeout: 5000 });
+    await page.locator(`[data-url="${canonical}"] button.remove`).click();
+    await page.click('#remove-form button[type=submit]');
+    await waitForStatus(page, canonical, null);
+    assert.equal((await api(s.httpUrl, 'GET', q(typed))).status, 404);
+  });
+
   test("shows the API's error message in the dialog", async () => {
     const s = await spo2();
     const page = await open(s);

@@ -3,7 +3,7 @@
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const error = (description: string) => ({ description, ...json(ref('Error')) });
-const urlParam = { name: 'url', in: 'query', required: true, description: 'the URL to check, URL-encoded', schema: { type: 'string', maxLength: 2048 } };
+const urlParam = { name: 'url', in: 'query', required: true, description: 'the URL to check, URL-encoded; any spelling of it names the same target (kept in canonical form, see docs/api.md)', schema: { type: 'string', maxLength: 2048 } };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
 const anyJson = { description: 'custom JSON data attached to the target (any JSON value)' };
 

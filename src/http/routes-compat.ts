@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../registry.js';
 import { HttpError, parseJsonBody, singleParam } from './body.js';
-import { allowAll, type UrlRule, validUrl } from './validate.js';
+import { lookupUrl, type UrlRule, validUrl } from './validate.js';
 
 export interface CompatOptions {
   registry: Registry;
@@ -10,7 +10,7 @@ export interface CompatOptions {
   dashboard: (req: FastifyRequest, reply: FastifyReply) => boolean;
 }
 
-/** The routes of the original SpO₂, kept exactly: `/?url=U` and `/all`. */
+/** The routes of the original SpO₂, kept exactly: `/?url=U` and `/all`. Any spelling of a URL names the same target. */
 export function registerCompatRoutes(app: FastifyInstance, { registry, checkUrl, dashboard }: CompatOptions): void {
   const put = async (req: FastifyRequest) => {
     const url = validUrl(singleParam(req.query, 'url'), checkUrl);
@@ -26,14 +26,13 @@ export function registerCompatRoutes(app: FastifyInstance, { registry, checkUrl,
     if (dashboard(req, reply)) return reply;
     const raw = singleParam(req.query, 'url');
     if (raw === undefined) throw new HttpError(400, 'missing "url" query parameter (GET /all lists every target)');
-    // The allow-list guards registration only: a target allowed before a change of the list stays readable and removable.
-    const value = registry.get(validUrl(raw, allowAll));
+    const value = registry.get(lookupUrl(raw));
     if (!value) throw new HttpError(404, 'url is not registered');
     return value;
   });
 
   app.delete('/', async (req) => {
-    const url = validUrl(singleParam(req.query, 'url'), allowAll);
+    const url = lookupUrl(singleParam(req.query, 'url'));
     const removed = await registry.remove(url);
     if (!removed) throw new HttpError(404, 'url is not registered');
     return removed;

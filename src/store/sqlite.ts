@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Health } from '../core/health.js';
+import { planCanonicalUrls, type UrlCleanup } from './canonical-urls.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Store, StoredTarget, UpsertResult } from './store.js';
 
@@ -39,6 +40,36 @@ export class SqliteStore implements Store {
       remove: this.db.prepare('DELETE FROM targets WHERE url = ?'),
       health: this.db.prepare('UPDATE targets SET health = ? WHERE id = ?'),
     };
+  }
+
+  /**
+   * Start-up step, before `loadTargets`: rewrites URLs stored before they were canonical
+   * (and masks stored credentials), drops the newer of two that become one, and points
+   * their pending notifications at the canonical URL. One transaction: all or nothing.
+   */
+  canonicaliseUrls(): UrlCleanup {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare('SELECT id, url FROM targets ORDER BY id').all() as Array<{ id: number; url: string }>;
+      const plan = planCanonicalUrls(rows);
+      if (plan.rewritten.length === 0 && plan.removed.length === 0) return plan;
+      const renamed = new Map<string, string>(plan.rewritten.map((r) => [r.from, r.to]));
+      // Removals first: a kept row's new URL may still be held by a row that goes.
+      const remove = this.db.prepare('DELETE FROM targets WHERE id = ? RETURNING url, data');
+      for (const d of plan.removed) {
+        const row = remove.get(d.id) as { url: string; data: string };
+        renamed.set(row.url, d.url);
+        d.data = JSON.parse(row.data) as unknown;
+      }
+      const rename = this.db.prepare('UPDATE targets SET url = ? WHERE id = ?');
+      for (const r of plan.rewritten) rename.run(r.to, r.id);
+      const outbox = this.db.prepare('SELECT id, url FROM outbox').all() as Array<{ id: number; url: string }>;
+      const point = this.db.prepare("UPDATE outbox SET url = ?, event = json_set(event, '$.url', ?) WHERE id = ?");
+      for (const o of outbox) {
+        const to = renamed.get(o.url);
+        if (to !== undefined) point.run(to, to, o.id);
+      }
+      return plan;
+    })();
   }
 
   async loadTargets(): Promise<StoredTarget[]> {

@@ -53,8 +53,15 @@ export function setupAddDialog(opener: HTMLElement, added: (url: string) => void
       urlInput.focus();
       return;
     }
-    void submit(dialog, form, () => addTarget(url, dataInput.value)).then((ok) => {
-      if (ok) added(url);
+    let kept = url;
+    const add = async () => {
+      const answer = await addTarget(url, dataInput.value);
+      if ('error' in answer) return answer.error;
+      kept = answer.url; // the card carries the canonical URL, not the spelling typed
+      return null;
+    };
+    void submit(dialog, form, add).then((ok) => {
+      if (ok) added(kept);
     });
   });
   return open;
