@@ -62,6 +62,26 @@ describe('compatible API against real targets', () => {
     assert.equal(v.reason, 'timeout after 500 ms');
   });
 
+  it('a URL cut at an unencoded "&" is refused with its encoded form; other extra parameters stay ignored', async () => {
+    const cut = await api(spo2.httpUrl, 'PUT', `/?url=${targets.url('/a')}?x=1&y=2`);
+    assert.equal(cut.status, 400);
+    assert.match(cut.body.error, /unencoded "&" \(other parameters: y\)/);
+    assert.ok(cut.body.error.endsWith(`?url=${encodeURIComponent(targets.url('/a?x=1&y=2'))}`), cut.body.error);
+    assert.equal((await api(spo2.httpUrl, 'GET', `/?url=${encodeURIComponent(targets.url('/a?x=1'))}`)).status, 404, 'nothing registered');
+    const extra = await api(spo2.httpUrl, 'PUT', `${q(targets.url('/plain'))}&verbose=1`);
+    assert.equal(extra.status, 200, 'a URL without a query of its own keeps the old leniency');
+    const encoded = await api(spo2.httpUrl, 'PUT', q(targets.url('/a?x=1&y=2')));
+    assert.equal(encoded.body.url, targets.url('/a?x=1&y=2'));
+    await api(spo2.httpUrl, 'DELETE', q(targets.url('/plain')));
+    await api(spo2.httpUrl, 'DELETE', q(targets.url('/a?x=1&y=2')));
+  });
+
+  it('a URL without a scheme gets a suggestion', async () => {
+    const res = await api(spo2.httpUrl, 'PUT', q('example.com'));
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error, 'url has no scheme: did you mean "http://example.com"?');
+  });
+
   it('PUT again is idempotent: same id, status kept, data replaced, no extra probing', async () => {
     const url = targets.url('/down');
     const before = await status(url);

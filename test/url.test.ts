@@ -27,6 +27,14 @@ describe('canonical URLs', () => {
     });
   }
 
+  it('a URL without a scheme says what was probably meant', () => {
+    for (const raw of ['example.com', 'localhost:8080/health', 'x.test/a?b=1']) {
+      assert.deepEqual(checkTargetUrl(raw), { ok: false, error: `url has no scheme: did you mean "http://${raw}"?` }, raw);
+    }
+    assert.match((checkTargetUrl('ftp:/x') as { error: string }).error, /unsupported scheme "ftp"/);
+    assert.match((checkTargetUrl('javascript:alert(1)') as { error: string }).error, /unsupported scheme "javascript"/);
+  });
+
   it('keeps what does change the request: a non-empty query, path case, a trailing slash, a non-default port', () => {
     for (const url of ['http://x.test/?a', 'http://x.test/A', 'http://x.test/a/', 'http://x.test:8080/', 'http://x.test/a?b=1&a=2', 'http://x.test/%7e']) {
       assert.equal(canonicalUrl(url), url);

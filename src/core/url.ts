@@ -75,6 +75,11 @@ function parseTargetUrl(raw: unknown): Parsed {
   if (raw.trim() !== raw || /[\s\u0000-\u001f\u007f]/.test(raw)) {
     return { ok: false, error: 'url contains whitespace or control characters' };
   }
+  // `example.com` or `localhost:8080/health`: a host without a scheme (the second even
+  // parses, as a URL of scheme "localhost"). Say what was probably meant.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) && URL.canParse(`http://${raw}`) && !/^[a-z][a-z0-9+.-]*:(?!\d)/i.test(raw)) {
+    return { ok: false, error: `url has no scheme: did you mean "http://${raw}"?` };
+  }
   let url: URL;
   try {
     url = new URL(raw);
