@@ -47,7 +47,12 @@ export interface StartOptions {
   dbPath?: string;
   /** Start the extra WebSocket listener (off by default in tests). */
   wsListener?: boolean;
+  /** Runs the server through another command (e.g. in a private mount namespace); must exec it keeping its pid. */
+  wrap?: Wrap;
 }
+
+/** Turns `node bin/spo2.js serve` into the command actually spawned. */
+export type Wrap = (file: string, args: string[]) => { file: string; args: string[] };
 
 /** Fast defaults so tests see transitions in a second or two, overridable per test. */
 export const FAST_ENV: Record<string, string> = {
@@ -67,11 +72,12 @@ export async function startSpo2(options: StartOptions = {}): Promise<Spo2> {
     SPO2_LOG_LEVEL: 'info',
     ...options.env,
   };
-  return launch(env, dbPath);
+  return launch(env, dbPath, options.wrap);
 }
 
-async function launch(env: Record<string, string>, dbPath: string): Promise<Spo2> {
-  const proc = spawn(process.execPath, [BIN, 'serve'], {
+async function launch(env: Record<string, string>, dbPath: string, wrap?: Wrap): Promise<Spo2> {
+  const command = wrap ? wrap(process.execPath, [BIN, 'serve']) : { file: process.execPath, args: [BIN, 'serve'] };
+  const proc = spawn(command.file, command.args, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -133,7 +139,7 @@ async function launch(env: Record<string, string>, dbPath: string): Promise<Spo2
       await self.stop();
       const again: Record<string, string> = { ...env, ...extraEnv, HTTP_LISTEN_ADDR: hostPort(httpUrl) };
       if (wsUrl) again.WS_LISTEN_ADDR = hostPort(wsUrl);
-      return launch(again, dbPath);
+      return launch(again, dbPath, wrap);
     },
   };
   return self;

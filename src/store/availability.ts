@@ -7,6 +7,8 @@ export interface AvailabilityOptions {
   check: () => Promise<unknown>;
   /** How often `check` runs while the trouble lasts. */
   recheckMs: number;
+  /** Whether a commit that succeeded ends `trouble`; by default it does. */
+  over?: (trouble: StoreUnavailableError) => boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export class StoreAvailability {
   /** A commit succeeded: the storage writes again (unless the damage is lasting). */
   succeeded(): void {
     const was = this.trouble;
-    if (was === null || was.lasting) return;
+    if (was === null || was.lasting || this.opts.over?.(was) === false) return;
     this.trouble = null;
     this.cancel();
     this.opts.logger.info({ reason: was.reason, where: was.where, lastedMs: Date.now() - this.since }, 'storage recovered: writes work again');
@@ -62,10 +64,8 @@ export class StoreAvailability {
       this.timer = null;
       // The check's outcome reaches failed()/succeeded() through the commit itself; here it
       // only decides whether to look again.
-      this.opts.check().then(
-        () => undefined,
-        () => { if (this.trouble && !this.trouble.lasting) this.arm(); },
-      );
+      const again = () => { if (this.trouble && !this.trouble.lasting) this.arm(); };
+      this.opts.check().then(again, again);
     }, this.opts.recheckMs);
     this.timer.unref();
   }

@@ -19,8 +19,8 @@ export function openDatabase(path: string): Database.Database {
   const where = `DATABASE_PATH=${path}`;
   const folder = dirname(resolve(path));
   const stat = statSync(folder, { throwIfNoEntry: false });
-  if (!stat) throw new StoreUnavailableError(`the folder ${folder} does not exist`, where, true);
-  if (!stat.isDirectory()) throw new StoreUnavailableError(`${folder} is not a folder`, where, true);
+  if (!stat) throw new StoreUnavailableError('cannot-open', `the folder ${folder} does not exist`, where, true);
+  if (!stat.isDirectory()) throw new StoreUnavailableError('cannot-open', `${folder} is not a folder`, where, true);
 
   let db: Database.Database | null = null;
   try {
@@ -30,7 +30,7 @@ export function openDatabase(path: string): Database.Database {
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     const damage = (db.pragma('quick_check(5)') as Array<{ quick_check: string }>).map((r) => r.quick_check);
-    if (damage[0] !== 'ok') throw new StoreUnavailableError(`database file is corrupted (quick_check: ${damage.join('; ').replace(/\s*\n\s*/g, ' ')})`, where, true);
+    if (damage[0] !== 'ok') throw new StoreUnavailableError('corrupt', `database file is corrupted (quick_check: ${damage.join('; ').replace(/\s*\n\s*/g, ' ')})`, where, true);
     migrate(db);
     const check = db.prepare(WRITE_CHECK_SQL);
     db.transaction(() => check.run(String(Date.now())))();

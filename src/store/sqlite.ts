@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import pino, { type Logger } from 'pino';
 import type { Health } from '../core/health.js';
 import { StoreAvailability } from './availability.js';
-import { isStorageError, storeErrorOf } from './sqlite-errors.js';
+import { freeBytes, isStorageError, storeErrorOf } from './sqlite-errors.js';
 import { openDatabase, WRITE_CHECK_SQL } from './sqlite-open.js';
 import type { Store, StoredTarget, StoreUnavailableError, UpsertResult } from './store.js';
 
@@ -17,6 +17,9 @@ export interface SqliteStoreOptions {
 
 /** Every few seconds: recovery shows on /healthz soon, and the check costs one tiny commit. */
 const RECHECK_MS = 2_000;
+
+/** Free space that ends a disk-full trouble: room for a few writes, so it does not flap at the edge. */
+const ROOM_AFTER_DISK_FULL = 256 * 1024;
 
 interface Pending {
   write: Write;
@@ -47,6 +50,9 @@ export class SqliteStore implements Store {
       logger: options.logger ?? pino({ enabled: false }),
       recheckMs: options.recheckMs ?? RECHECK_MS,
       check: () => this.enqueue(() => this.stmts.writeCheck.run(String(Date.now()))),
+      // A small commit can fit in space SQLite already holds (the tail of a WAL write that
+      // failed): a full disk is over once the file system has room again, not at once.
+      over: (trouble) => trouble.kind !== 'disk-full' || (freeBytes(path) ?? Infinity) >= ROOM_AFTER_DISK_FULL,
     });
     this.stmts = {
       writeCheck: this.db.prepare(WRITE_CHECK_SQL),

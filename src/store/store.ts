@@ -38,6 +38,8 @@ export interface Store {
   close(): Promise<void>;
 }
 
+export type StoreTroubleKind = 'disk-full' | 'read-only' | 'io-error' | 'corrupt' | 'locked' | 'cannot-open';
+
 /**
  * The storage itself cannot serve a write (disk full, read-only, I/O error, corruption),
  * as opposed to a bad request: the API answers 503 with `message`, `/healthz` shows `reason`.
@@ -46,6 +48,7 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 
   constructor(
+    readonly kind: StoreTroubleKind,
     /** What is wrong, short and without the path: `disk full`, `database is read-only`. */
     readonly reason: string,
     /** Where: `DATABASE_PATH=/data/spo2.db`. */
