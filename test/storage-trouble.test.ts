@@ -10,6 +10,9 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import pino from 'pino';
+import { SqliteStore } from '../src/store/sqlite.ts';
+import { StoreUnavailableError } from '../src/store/store.ts';
 import { api, BIN, FAST_ENV, q, startSpo2, startTargetServer, tempDir, waitFor, type Spo2, type TargetServer, type Wrap } from './helpers.ts';
 
 const canMount = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;
@@ -184,15 +187,42 @@ describe('start-up refuses a database it cannot use (exit 2, naming DATABASE_PAT
 
   it('a file system that is read-only', { skip: canMount ? false : 'needs root and unshare -m' }, () => {
     const dir = tempDir();
+    const made = join(dir, 'spo2.db');
+    new Database(made).close();
     mkdirSync(join(dir, 'ro'));
     const path = join(dir, 'ro', 'spo2.db');
-    const run = spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs -o ro tmpfs "$0" || exit 97; exec "$@"', join(dir, 'ro'), process.execPath, BIN, 'serve'], {
+    // The volume holds the database, then goes read-only (nothing has it open yet, so Linux allows it).
+    const script = 'mount -t tmpfs tmpfs "$0" && cp "$1" "$0/" && mount -o remount,ro "$0" || exit 97; shift; exec "$@"';
+    const run = spawnSync('unshare', ['-m', 'sh', '-c', script, join(dir, 'ro'), made, process.execPath, BIN, 'serve'], {
       env: { PATH: process.env.PATH ?? '', HTTP_LISTEN_ADDR: '127.0.0.1:0', WS_LISTEN_ADDR: 'off', DATABASE_PATH: path },
       encoding: 'utf8',
       timeout: 20_000,
     });
     assert.equal(run.status, 2, run.stderr);
-    assert.match(run.stderr, /read-only|cannot open/);
+    assert.match(run.stderr, /read-only/);
     assert.ok(run.stderr.includes(`DATABASE_PATH=${path}`), run.stderr);
+  });
+});
+
+describe('the store marks itself unavailable from any failed commit', () => {
+  it('a background write that fails (as a health flush would) marks it degraded, and the write check clears it', async () => {
+    const lines: Array<{ msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+    const store = new SqliteStore(join(tempDir(), 'spo2.db'), { logger, recheckMs: 50 });
+    try {
+      let failing = 3;
+      const full = () => { if (failing-- > 0) throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL'); };
+      const failed = await store.enqueue(full).then(() => null, (err: unknown) => err);
+      assert.ok(failed instanceof StoreUnavailableError);
+      assert.equal(failed.reason, 'disk full');
+      assert.equal(store.trouble()?.reason, 'disk full');
+      await assert.rejects(store.enqueue(full), StoreUnavailableError);
+      // Nobody writes: the write check every 50 ms sees the storage back.
+      failing = 0;
+      await waitFor(() => store.trouble() === null, 5_000, 'the write check to clear the trouble');
+      assert.deepEqual(lines.map((l) => l.msg.split(':')[0]), ['storage trouble', 'storage recovered']);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -30,8 +30,9 @@ export function isStorageError(err: unknown): boolean {
 
 /**
  * The one place that turns SQLite's errors into StoreUnavailableError; null for an error
- * that is not the storage's. An I/O error is looked into: SQLite reports EROFS and most
- * ENOSPC cases as a bare SQLITE_IOERR_*, so the file system is asked what is wrong.
+ * that is not the storage's. An I/O error or a file that cannot be opened is looked into:
+ * SQLite reports EROFS and most ENOSPC cases as a bare SQLITE_IOERR_* or SQLITE_CANTOPEN,
+ * so the file system is asked what is wrong.
  */
 export function storeErrorOf(err: unknown, path: string): StoreUnavailableError | null {
   if (err instanceof StoreUnavailableError) return err;
@@ -39,7 +40,7 @@ export function storeErrorOf(err: unknown, path: string): StoreUnavailableError 
   const kind = kindOf(err.code);
   if (!kind) return null;
   const where = `DATABASE_PATH=${path}`;
-  const found = kind.kind === 'io-error' ? diagnose(path) : null;
+  const found = kind.kind === 'io-error' || kind.kind === 'cannot-open' ? diagnose(path) : null;
   if (found) return new StoreUnavailableError(found.kind, found.reason, where, false, { cause: err });
   const reason = kind.kind === 'io-error' ? `${kind.reason} (${err.code})` : kind.reason;
   return new StoreUnavailableError(kind.kind, reason, where, kind.lasting ?? false, { cause: err });
