@@ -37,7 +37,7 @@ const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 /** Starts everything in dependency order; `stop()` undoes it in reverse. */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
   const tls = readTlsFiles(config); // first: a bad certificate stops start-up before anything opens
-  const store = new SqliteStore(config.databasePath);
+  const store = new SqliteStore(config.databasePath, { logger }); // checks the database first: nothing is open yet
   const bus = new EventBus();
   const agent = createProbeAgent(config.timeoutMs);
   const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent };
@@ -69,6 +69,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     checkUrl: (url) => checkAllowed(url, config.allowTargets),
     dashboard: (req, reply) => wantsDashboard(req) && (sendDashboard(reply), true),
     health: () => ({ probesInFlight: monitor.probesInFlight }),
+    storeTrouble: () => store.trouble(),
     https: tls,
   });
   installAuth(http, auth);

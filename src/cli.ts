@@ -5,6 +5,7 @@ import { STATUSES, type Status } from './core/status.js';
 import type { TargetValue } from './core/target.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { createLogger } from './logger.js';
+import { StoreUnavailableError } from './store/store.js';
 
 const USAGE = `spo2 — health-checks URLs that come and go
 
@@ -65,7 +66,17 @@ async function serve(args: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const app = await startApp(config, logger);
+  let app;
+  try {
+    app = await startApp(config, logger);
+  } catch (err) {
+    // A database that cannot be used is a configuration problem: the message names DATABASE_PATH.
+    if (err instanceof StoreUnavailableError) {
+      process.stderr.write(`spo2: cannot use the database: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const shutdown = (signal: string) => {

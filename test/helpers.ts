@@ -49,7 +49,12 @@ export interface StartOptions {
   wsListener?: boolean;
   /** Every line the process writes to stdout, as it comes (start-up failures included). */
   onStdout?: (line: string) => void;
+  /** Runs the server through another command (e.g. in a private mount namespace); must exec it keeping its pid. */
+  wrap?: Wrap;
 }
+
+/** Turns `node bin/spo2.js serve` into the command actually spawned. */
+export type Wrap = (file: string, args: string[]) => { file: string; args: string[] };
 
 /** Fast defaults so tests see transitions in a second or two, overridable per test. */
 export const FAST_ENV: Record<string, string> = {
@@ -69,11 +74,12 @@ export async function startSpo2(options: StartOptions = {}): Promise<Spo2> {
     SPO2_LOG_LEVEL: 'info',
     ...options.env,
   };
-  return launch(env, dbPath, options.onStdout);
+  return launch(env, dbPath, options);
 }
 
-async function launch(env: Record<string, string>, dbPath: string, onStdout?: (line: string) => void): Promise<Spo2> {
-  const proc = spawn(process.execPath, [BIN, 'serve'], {
+async function launch(env: Record<string, string>, dbPath: string, { wrap, onStdout }: Pick<StartOptions, 'wrap' | 'onStdout'> = {}): Promise<Spo2> {
+  const command = wrap ? wrap(process.execPath, [BIN, 'serve']) : { file: process.execPath, args: [BIN, 'serve'] };
+  const proc = spawn(command.file, command.args, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -136,7 +142,7 @@ async function launch(env: Record<string, string>, dbPath: string, onStdout?: (l
       await self.stop();
       const again: Record<string, string> = { ...env, ...extraEnv, HTTP_LISTEN_ADDR: hostPort(httpUrl) };
       if (wsUrl) again.WS_LISTEN_ADDR = hostPort(wsUrl);
-      return launch(again, dbPath);
+      return launch(again, dbPath, { wrap, onStdout });
     },
   };
   return self;

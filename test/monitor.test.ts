@@ -13,6 +13,7 @@ const memoryStore = (): Store => ({
   updateData: async () => true,
   deleteTarget: async () => true,
   saveHealth: async () => {},
+  trouble: () => null,
   close: async () => {},
 });
 

@@ -5,13 +5,15 @@ const json = (schema: object) => ({ content: { 'application/json': { schema } } 
 const error = (description: string) => ({ description, ...json(ref('Error')) });
 const urlParam = { name: 'url', in: 'query', required: true, description: 'the URL to check, URL-encoded; any spelling of it names the same target (kept in canonical form, see docs/api.md)', schema: { type: 'string', maxLength: 2048 } };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+/** A write the storage cannot take (disk full, read-only, damaged file): nothing changed. */
+const unavailable = error('the database cannot take writes now (disk full, read-only, damaged); nothing changed');
 const anyJson = { description: 'custom JSON data attached to the target (any JSON value)' };
 
 const register = {
   summary: 'Register a URL, or replace its custom data (idempotent)',
   parameters: [urlParam],
   requestBody: { required: false, ...json(anyJson) },
-  responses: { 200: { description: 'the target', ...json(ref('Target')) }, 400: error('invalid url or body'), 413: error('body too large') },
+  responses: { 200: { description: 'the target', ...json(ref('Target')) }, 400: error('invalid url or body'), 413: error('body too large'), 503: unavailable },
 };
 
 export const openApiDocument = {
@@ -30,7 +32,7 @@ export const openApiDocument = {
         parameters: [{ ...urlParam, required: false }],
         responses: { 200: { description: 'the target', ...json(ref('Target')) }, 400: error('invalid or missing url'), 404: error('not registered') },
       },
-      delete: { summary: 'Unregister a URL', parameters: [urlParam], responses: { 200: { description: 'the removed target', ...json(ref('Target')) }, 404: error('not registered') } },
+      delete: { summary: 'Unregister a URL', parameters: [urlParam], responses: { 200: { description: 'the removed target', ...json(ref('Target')) }, 404: error('not registered'), 503: unavailable } },
     },
     '/all': { get: { summary: 'Every target', responses: { 200: { description: 'all targets', ...json({ type: 'array', items: ref('Target') }) } } } },
     '/healthz': { get: { summary: "SpO₂'s own liveness", responses: { 200: { description: 'alive', ...json({ type: 'object' }) } } } },
@@ -51,15 +53,15 @@ export const openApiDocument = {
       post: {
         summary: 'Register a URL (idempotent: an existing URL keeps its id and status)',
         requestBody: { required: true, ...json({ type: 'object', required: ['url'], properties: { url: { type: 'string' }, data: anyJson }, additionalProperties: false }) },
-        responses: { 201: { description: 'created', ...json(ref('Target')) }, 200: { description: 'already registered; data replaced', ...json(ref('Target')) }, 400: error('invalid url or body') },
+        responses: { 201: { description: 'created', ...json(ref('Target')) }, 200: { description: 'already registered; data replaced', ...json(ref('Target')) }, 400: error('invalid url or body'), 503: unavailable },
       },
     },
     '/api/v1/targets/{id}': {
       get: { summary: 'One target', parameters: [idParam], responses: { 200: { description: 'the target', ...json(ref('Target')) }, 404: error('no such target') } },
-      delete: { summary: 'Unregister a target', parameters: [idParam], responses: { 200: { description: 'the removed target', ...json(ref('Target')) }, 404: error('no such target') } },
+      delete: { summary: 'Unregister a target', parameters: [idParam], responses: { 200: { description: 'the removed target', ...json(ref('Target')) }, 404: error('no such target'), 503: unavailable } },
     },
     '/api/v1/targets/{id}/data': {
-      put: { summary: "Replace a target's custom data", parameters: [idParam], requestBody: { required: true, ...json(anyJson) }, responses: { 200: { description: 'the target', ...json(ref('Target')) }, 400: error('body is not JSON'), 404: error('no such target') } },
+      put: { summary: "Replace a target's custom data", parameters: [idParam], requestBody: { required: true, ...json(anyJson) }, responses: { 200: { description: 'the target', ...json(ref('Target')) }, 400: error('body is not JSON'), 404: error('no such target'), 503: unavailable } },
     },
   },
   components: {

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
+import { StoreUnavailableError } from '../store/store.js';
 import { HttpError } from './body.js';
 import { registerCompatRoutes } from './routes-compat.js';
 import { registerV1Routes } from './routes-v1.js';
@@ -14,6 +15,8 @@ export interface HttpAppOptions {
   dashboard: (req: FastifyRequest, reply: FastifyReply) => boolean;
   /** Extra liveness facts for /healthz. */
   health?: () => Record<string, unknown>;
+  /** Why the store cannot write now; /healthz answers 503 with it. */
+  storeTrouble?: () => StoreUnavailableError | null;
   https?: { cert: Buffer | string; key: Buffer | string } | null;
 }
 
@@ -47,6 +50,8 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
+    // Logged by the store once when the trouble starts, not per request.
+    if (err instanceof StoreUnavailableError) return reply.code(503).send({ error: err.message });
     const status = err.statusCode ?? 500;
     if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send({ error: `body is larger than the limit of ${opts.bodyLimit} bytes` });
@@ -57,7 +62,13 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]}` }));
 
-  app.get('/healthz', async () => ({ status: 'ok', targets: opts.registry.size, ...opts.health?.() }));
+  app.get('/healthz', async (_req, reply) => {
+    const facts = { targets: opts.registry.size, ...opts.health?.() };
+    const trouble = opts.storeTrouble?.() ?? null;
+    // Without the path: /healthz needs no credentials.
+    if (trouble) return reply.code(503).send({ status: 'degraded', reason: trouble.reason, ...facts });
+    return { status: 'ok', ...facts };
+  });
   registerCompatRoutes(app, opts);
   registerV1Routes(app, opts);
   return app;

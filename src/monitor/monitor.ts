@@ -3,7 +3,7 @@ import { badCount, type HealthConfig, initialHealth, nextDelay, observe } from '
 import type { ProbeResult } from '../core/status.js';
 import { type ChangeKind, type Target, type TargetValue, toValue } from '../core/target.js';
 import type { EventBus } from '../events.js';
-import type { Store, StoredTarget } from '../store/store.js';
+import { type Store, type StoredTarget, StoreUnavailableError } from '../store/store.js';
 import { DueHeap, type Timed } from './heap.js';
 
 /** How early a probe may start so that probes due close together share one timer. */
@@ -296,8 +296,11 @@ export class Monitor {
     if (transition) {
       // State changes are written at once; raw results wait for the periodic flush.
       e.dirty = e.stale = false;
-      this.opts.store.saveHealth([{ id: e.target.id, health }]).catch((err: unknown) =>
-        this.opts.logger.error({ err, url: e.target.url }, 'could not save health state'));
+      this.opts.store.saveHealth([{ id: e.target.id, health }]).catch((err: unknown) => {
+        e.dirty = e.stale = true; // the periodic flush writes it once the storage is back
+        // Storage trouble is logged by the store, once; a line per transition would flood.
+        if (!(err instanceof StoreUnavailableError)) this.opts.logger.error({ err, url: e.target.url }, 'could not save health state');
+      });
       const value = toValue(e.target);
       if (transition.kind !== 'reminder') {
         this.opts.logger.info(
@@ -334,7 +337,7 @@ export class Monitor {
       } catch (err) {
         // Kept for the next flush rather than lost until the target changes again.
         for (const e of slice) e.dirty = e.stale = true;
-        this.opts.logger.error({ err, count: slice.length }, 'could not flush probe results');
+        if (!(err instanceof StoreUnavailableError)) this.opts.logger.error({ err, count: slice.length }, 'could not flush probe results');
       }
     }
   }

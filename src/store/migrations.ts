@@ -33,4 +33,16 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX outbox_by_destination ON outbox (destination, id);
     `,
   },
+  {
+    version: 3,
+    name: 'store_meta',
+    // The store's own facts; the write check rewrites one row of it to prove the storage
+    // takes writes (at start-up, and every few seconds while it does not).
+    sql: `
+      CREATE TABLE store_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,10 +1,26 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import pino, { type Logger } from 'pino';
 import type { Health } from '../core/health.js';
 import { planCanonicalUrls, type UrlCleanup } from './canonical-urls.js';
-import { MIGRATIONS } from './migrations.js';
-import type { Store, StoredTarget, UpsertResult } from './store.js';
+import { StoreAvailability } from './availability.js';
+import { freeBytes, isStorageError, storeErrorOf } from './sqlite-errors.js';
+import { openDatabase, WRITE_CHECK_SQL } from './sqlite-open.js';
+import type { Store, StoredTarget, StoreUnavailableError, UpsertResult } from './store.js';
 
 type Write = () => unknown;
+
+export interface SqliteStoreOptions {
+  /** Where storage trouble is logged (once when it starts, once when it ends). */
+  logger?: Logger;
+  /** How often a write check runs while the storage is in trouble. */
+  recheckMs?: number;
+}
+
+/** Every few seconds: recovery shows on /healthz soon, and the check costs one tiny commit. */
+const RECHECK_MS = 2_000;
+
+/** Free space that ends a disk-full trouble: room for a few writes, so it does not flap at the edge. */
+const ROOM_AFTER_DISK_FULL = 256 * 1024;
 
 interface Pending {
   write: Write;
@@ -23,15 +39,24 @@ export class SqliteStore implements Store {
   private scheduled = false;
   private closed = false;
   private readonly stmts;
+  private readonly availability: StoreAvailability;
 
-  constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
-    migrate(this.db);
+  /** Throws StoreUnavailableError when the database cannot be used (see openDatabase). */
+  constructor(
+    private readonly path: string,
+    options: SqliteStoreOptions = {},
+  ) {
+    this.db = openDatabase(path);
+    this.availability = new StoreAvailability({
+      logger: options.logger ?? pino({ enabled: false }),
+      recheckMs: options.recheckMs ?? RECHECK_MS,
+      check: () => this.enqueue(() => this.stmts.writeCheck.run(String(Date.now()))),
+      // A small commit can fit in space SQLite already holds (the tail of a WAL write that
+      // failed): a full disk is over once the file system has room again, not at once.
+      over: (trouble) => trouble.kind !== 'disk-full' || (freeBytes(path) ?? Infinity) >= ROOM_AFTER_DISK_FULL,
+    });
     this.stmts = {
+      writeCheck: this.db.prepare(WRITE_CHECK_SQL),
       all: this.db.prepare('SELECT id, url, data, created_at, health FROM targets ORDER BY id'),
       find: this.db.prepare('SELECT id, created_at, data FROM targets WHERE url = ?'),
       insert: this.db.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id'),
@@ -113,6 +138,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  trouble(): StoreUnavailableError | null {
+    return this.availability.current;
+  }
+
   /** Runs `write` inside the next group transaction; resolves with its result after commit. */
   enqueue<T>(write: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
@@ -140,6 +169,8 @@ export class SqliteStore implements Store {
             results.push({ ok: true, value: p.write() });
             this.db.exec('RELEASE w');
           } catch (err) {
+            // Storage trouble fails the whole batch: SQLite may have rolled it all back already.
+            if (!this.db.inTransaction || isStorageError(err)) throw err;
             this.db.exec('ROLLBACK TO w');
             this.db.exec('RELEASE w');
             results.push({ ok: false, err });
@@ -148,9 +179,12 @@ export class SqliteStore implements Store {
       })();
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
-      for (const p of batch) p.reject(err);
+      const trouble = storeErrorOf(err, this.path);
+      if (trouble) this.availability.failed(trouble);
+      for (const p of batch) p.reject(trouble ?? err);
       return;
     }
+    this.availability.succeeded();
     batch.forEach((p, i) => {
       const r = results[i]!;
       if (r.ok) p.resolve(r.value);
@@ -162,18 +196,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.availability.stop();
     this.db.close();
-  }
-}
-
-function migrate(db: Database.Database): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
-  for (const m of MIGRATIONS) {
-    if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-    })();
   }
 }

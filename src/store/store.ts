@@ -33,5 +33,30 @@ export interface Store {
   deleteTarget(url: string): Promise<boolean>;
   /** Persists health states; used at once for transitions and in batches for raw results. */
   saveHealth(items: ReadonlyArray<{ id: number; health: Health }>): Promise<void>;
+  /** Why the store cannot write now (disk full, read-only…); null while it writes fine. */
+  trouble(): StoreUnavailableError | null;
   close(): Promise<void>;
+}
+
+export type StoreTroubleKind = 'disk-full' | 'read-only' | 'io-error' | 'corrupt' | 'locked' | 'cannot-open';
+
+/**
+ * The storage itself cannot serve a write (disk full, read-only, I/O error, corruption),
+ * as opposed to a bad request: the API answers 503 with `message`, `/healthz` shows `reason`.
+ */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+
+  constructor(
+    readonly kind: StoreTroubleKind,
+    /** What is wrong, short and without the path: `disk full`, `database is read-only`. */
+    readonly reason: string,
+    /** Where: `DATABASE_PATH=/data/spo2.db`. */
+    readonly where: string,
+    /** Damage that no retry can mend (corruption): only a restart (and a repair) clears it. */
+    readonly lasting: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(`${reason} (${where})`, options);
+  }
 }
