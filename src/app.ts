@@ -14,6 +14,7 @@ import { WsHub } from './http/ws.js';
 import { readTlsFiles, reloadTlsOnSighup } from './http/tls.js';
 import { Monitor } from './monitor/monitor.js';
 import { Notifier } from './notify/notifier.js';
+import { ProbeResolver } from './probe/dns.js';
 import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -38,7 +39,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const tls = readTlsFiles(config); // first: a bad certificate stops start-up before anything opens
   const store = new SqliteStore(config.databasePath);
   const bus = new EventBus();
-  const agent = createProbeAgent(config.timeoutMs);
+  const resolver = new ProbeResolver({ probeTimeoutMs: config.timeoutMs, warn: (msg) => logger.warn(msg) });
+  const agent = createProbeAgent(config.timeoutMs, resolver.lookup);
   const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent };
   const monitor = new Monitor({
     health: config,
@@ -107,6 +109,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       await monitor.stop();
       await notifier.stop();
       await store.close();
+      resolver.cancel(); // lookups in flight end now rather than at their deadline
       await agent.destroy(); // probes still in flight end now; the monitor drops their results
       logger.info('SpO₂ stopped');
     })()),

@@ -47,6 +47,8 @@ export interface StartOptions {
   dbPath?: string;
   /** Start the extra WebSocket listener (off by default in tests). */
   wsListener?: boolean;
+  /** Runs the command another way, e.g. inside `unshare` (argv in, argv out). */
+  launcher?: (argv: string[]) => string[];
 }
 
 /** Fast defaults so tests see transitions in a second or two, overridable per test. */
@@ -67,11 +69,12 @@ export async function startSpo2(options: StartOptions = {}): Promise<Spo2> {
     SPO2_LOG_LEVEL: 'info',
     ...options.env,
   };
-  return launch(env, dbPath);
+  return launch(env, dbPath, options.launcher);
 }
 
-async function launch(env: Record<string, string>, dbPath: string): Promise<Spo2> {
-  const proc = spawn(process.execPath, [BIN, 'serve'], {
+async function launch(env: Record<string, string>, dbPath: string, launcher = (argv: string[]) => argv): Promise<Spo2> {
+  const [command, ...args] = launcher([process.execPath, BIN, 'serve']);
+  const proc = spawn(command!, args, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -133,7 +136,7 @@ async function launch(env: Record<string, string>, dbPath: string): Promise<Spo2
       await self.stop();
       const again: Record<string, string> = { ...env, ...extraEnv, HTTP_LISTEN_ADDR: hostPort(httpUrl) };
       if (wsUrl) again.WS_LISTEN_ADDR = hostPort(wsUrl);
-      return launch(again, dbPath);
+      return launch(again, dbPath, launcher);
     },
   };
   return self;
