@@ -247,6 +247,7 @@ describe('DNS black holes beside healthy targets', { skip: canUnshare ? false : 
     ...Array.from({ length: 20 }, (_, i) => `t${String(i).padStart(2, '0')}.good.test`),
     'alias-a.hosts.test', // answered by the hosts file only
     'alias-b.hosts.test',
+    'short', // completed to short.good.test by the search domain
   ];
   const black = Array.from({ length: 6 }, (_, i) => `b${i}.bad.test`);
 
@@ -257,7 +258,7 @@ describe('DNS black holes beside healthy targets', { skip: canUnshare ? false : 
     const resolvConf = join(dir, 'resolv.conf');
     const hosts = join(dir, 'hosts');
     // glibc's defaults (5 s × 2 attempts): each black-holed getaddrinfo holds a thread 10 s.
-    writeFileSync(resolvConf, `nameserver ${dns.host}\noptions timeout:5 attempts:2\n`);
+    writeFileSync(resolvConf, `nameserver ${dns.host}\nsearch good.test\noptions timeout:5 attempts:2\n`);
     writeFileSync(hosts, '127.0.0.1 localhost\n127.0.0.1 alias-a.hosts.test alias-b.hosts.test\n');
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     spo2 = await startSpo2({
@@ -296,7 +297,9 @@ describe('DNS black holes beside healthy targets', { skip: canUnshare ? false : 
       assert.equal(v.status, 'Unreachable');
       assert.match(v.reason, new RegExp(`^DNS lookup of ${name.replace(/\./g, '\\.')} timed out after 800 ms$`));
     }
-    assert.ok(dns.queries.some((x) => x.startsWith('t00.good.test')), 'the healthy names were asked of the test DNS server');
+    assert.ok(dns.queries.includes('t00.good.test A'), 'the healthy names were asked of the test DNS server');
+    assert.ok(dns.queries.includes('short.good.test A'), 'a short name was completed with the search domain');
+    assert.ok(!dns.queries.some((x) => x.startsWith('alias-a.hosts.test')), 'a name in the hosts file was not asked of DNS');
   });
 
   it('stops at once with lookups hanging', async () => {

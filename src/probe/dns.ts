@@ -160,19 +160,25 @@ export class ProbeResolver {
   }
 
   private ask(p: Pending, names: string[], index: number): void {
-    this.query(names[index]!, p.family, (err, records) => {
-      if (err === null && records.length > 0) {
-        let ttl = Infinity;
-        for (const r of records) ttl = Math.min(ttl, r.ttl);
-        const expiresAt = this.now() + Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, ttl * 1000));
-        return this.settle(p, { addresses: records.map((r) => r.address), error: null, expiresAt });
-      }
-      const code = err?.code ?? 'ENODATA';
-      // NXDOMAIN: this completion does not exist, try the next. NODATA means the name exists
-      // (without this family's records), so the search stops there, as for an answer.
-      if (code === 'ENOTFOUND' && index + 1 < names.length) return this.ask(p, names, index + 1);
-      this.settle(p, this.failed(p.host, code));
-    });
+    try {
+      this.query(names[index]!, p.family, (err, records) => this.answered(p, names, index, err, records));
+    } catch (err) {
+      this.settle(p, this.failed(p.host, (err as NodeJS.ErrnoException).code ?? 'EBADNAME')); // a name c-ares refuses outright
+    }
+  }
+
+  private answered(p: Pending, names: string[], index: number, err: NodeJS.ErrnoException | null, records: readonly { address: string; ttl: number }[]): void {
+    if (err === null && records.length > 0) {
+      let ttl = Infinity;
+      for (const r of records) ttl = Math.min(ttl, r.ttl);
+      const expiresAt = this.now() + Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, ttl * 1000));
+      return this.settle(p, { addresses: records.map((r) => r.address), error: null, expiresAt });
+    }
+    const code = err?.code ?? 'ENODATA';
+    // NXDOMAIN: this completion does not exist, try the next. NODATA means the name exists
+    // (without this family's records), so the search stops there, as for an answer.
+    if (code === 'ENOTFOUND' && index + 1 < names.length) return this.ask(p, names, index + 1);
+    this.settle(p, this.failed(p.host, code));
   }
 
   failed(host: string, code: string): Answer {
