@@ -14,6 +14,7 @@ import { WsHub } from './http/ws.js';
 import { readTlsFiles, reloadTlsOnSighup } from './http/tls.js';
 import { Monitor } from './monitor/monitor.js';
 import { Notifier } from './notify/notifier.js';
+import { ProbeResolver } from './probe/dns.js';
 import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { logUrlCleanup } from './store/canonical-urls.js';
@@ -39,7 +40,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const tls = readTlsFiles(config); // first: a bad certificate stops start-up before anything opens
   const store = new SqliteStore(config.databasePath, { logger }); // checks the database first: nothing is open yet
   const bus = new EventBus();
-  const agent = createProbeAgent(config.timeoutMs);
+  const resolver = new ProbeResolver({ probeTimeoutMs: config.timeoutMs, warn: (msg) => logger.warn(msg) });
+  const agent = createProbeAgent(config.timeoutMs, resolver.lookup);
   const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent };
   const monitor = new Monitor({
     health: config,
@@ -104,6 +106,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     config, httpUrl, wsUrl, bus, monitor, registry,
     stop: () => (stopping ??= (async () => {
       stopTlsReload();
+      resolver.cancel(); // lookups in flight end now rather than at their deadline
       // Side by side, not one after another: the whole stop must fit in the CLI's deadline.
       // The monitor stops first (synchronously), so the probes aborted below are dropped.
       await Promise.all([

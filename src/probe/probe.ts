@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import type { ProbeResult } from '../core/status.js';
 
@@ -132,10 +133,13 @@ class ProbeCall implements Dispatcher.DispatchHandler {
   }
 }
 
-/** A connection pool shared by all probes: keep-alive per origin, bounded sockets per origin. */
-export function createProbeAgent(timeoutMs: number): Agent {
+/**
+ * A connection pool shared by all probes: keep-alive per origin, bounded sockets per origin.
+ * `lookup` resolves hostnames (see probe/dns.ts: off libuv's thread pool); net's dns.lookup when absent.
+ */
+export function createProbeAgent(timeoutMs: number, lookup?: LookupFunction): Agent {
   return new Agent({
-    connect: { timeout: timeoutMs },
+    connect: { timeout: timeoutMs, lookup },
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 30_000,
     // A server's `Keep-Alive: timeout=5` (Node's default) minus undici's default 2 s margin
