@@ -14,6 +14,7 @@ import { WsHub } from './http/ws.js';
 import { readTlsFiles, reloadTlsOnSighup } from './http/tls.js';
 import { Monitor } from './monitor/monitor.js';
 import { Notifier } from './notify/notifier.js';
+import { OriginGates } from './probe/origin-gate.js';
 import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -38,8 +39,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const tls = readTlsFiles(config); // first: a bad certificate stops start-up before anything opens
   const store = new SqliteStore(config.databasePath);
   const bus = new EventBus();
-  const agent = createProbeAgent(config.timeoutMs);
-  const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent };
+  const agent = createProbeAgent(config.timeoutMs, config.originConnections);
+  const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent, gates: new OriginGates(config.originConnections) };
   const monitor = new Monitor({
     health: config,
     concurrency: config.concurrency,
