@@ -18,7 +18,7 @@ let errors = 0;
 
 function run({ ports, n, intervalMs }: FloorStart): void {
   // The same pool settings as SpO₂'s probe agent (src/probe/probe.ts).
-  const agent = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 30_000, keepAliveTimeoutThreshold: 1_000, connections: 8, pipelining: 1 });
+  const agent = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 30_000, keepAliveTimeoutThreshold: 1_000, connections: 256, pipelining: 1 });
   const origins = ports.map((p) => `http://127.0.0.1:${p}`);
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart() {},

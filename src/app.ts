@@ -15,6 +15,7 @@ import { readTlsFiles, reloadTlsOnSighup } from './http/tls.js';
 import { Monitor } from './monitor/monitor.js';
 import { Notifier } from './notify/notifier.js';
 import { ProbeResolver } from './probe/dns.js';
+import { OriginGates } from './probe/origin-gate.js';
 import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { logUrlCleanup } from './store/canonical-urls.js';
@@ -41,8 +42,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const store = new SqliteStore(config.databasePath, { logger }); // checks the database first: nothing is open yet
   const bus = new EventBus();
   const resolver = new ProbeResolver({ probeTimeoutMs: config.timeoutMs, warn: (msg) => logger.warn(msg) });
-  const agent = createProbeAgent(config.timeoutMs, resolver.lookup);
-  const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent };
+  const agent = createProbeAgent({ timeoutMs: config.timeoutMs, originConnections: config.originConnections, lookup: resolver.lookup });
+  const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent, gates: new OriginGates(config.originConnections) };
   const monitor = new Monitor({
     health: config,
     concurrency: config.concurrency,

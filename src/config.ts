@@ -27,6 +27,8 @@ export interface Config {
   notifyWindowMs: number;
   /** Most probes in flight at once. */
   concurrency: number;
+  /** Most connections (and probes in flight) to one origin; more wait their turn. */
+  originConnections: number;
   /** How often the latest raw results are written to the database. */
   flushIntervalMs: number;
   bodyLimit: number;
@@ -137,6 +139,7 @@ const OPTIONS: Option[] = [
   opt('notifyBatch', 'SPO2_NOTIFY_BATCH', '40', integer(1, 1000), 'most events in one notification message'),
   opt('notifyWindowMs', 'SPO2_NOTIFY_WINDOW', '10s', duration(0), 'how long the notifier gathers events before sending'),
   opt('concurrency', 'SPO2_CONCURRENCY', '2048', integer(1, 100_000), 'most probes in flight at once'),
+  opt('originConnections', 'SPO2_ORIGIN_CONNECTIONS', '256', integer(1, 100_000), 'most connections to one origin (scheme, host, port); probes beyond it wait, with no timeout or latency counted'),
   opt('flushIntervalMs', 'SPO2_FLUSH_INTERVAL', '5s', duration(100), 'how often the latest raw results are written to the database'),
   opt('bodyLimit', 'SPO2_BODY_LIMIT', '64kb', byteSize, 'largest accepted request body'),
   opt('tlsCert', 'SPO2_TLS_CERT', '', optionalText, 'TLS certificate file (PEM, full chain): HTTPS and WSS on both listeners; reloaded on SIGHUP'),

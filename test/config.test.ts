@@ -107,7 +107,7 @@ describe('target URLs', () => {
 
   for (const [input, message] of [
     [undefined, /missing/], ['', /missing/], ['ftp://example.com/', /unsupported scheme "ftp"/], ['javascript:alert(1)', /unsupported scheme/],
-    ['not-a-url', /invalid url/], ['not a url', /whitespace/], ['http://', /invalid url|no host/], ['http://example.com/' + 'a'.repeat(2048), /longer than 2048/],
+    ['not-a-url', /no scheme: did you mean "http:\/\/not-a-url"/], ['http://exa mple', /whitespace/], ['http://[::1', /invalid url/], ['not a url', /whitespace/], ['http://', /invalid url|no host/], ['http://example.com/' + 'a'.repeat(2048), /longer than 2048/],
     [' http://example.com', /whitespace/], ['http://exa\nmple.com', /whitespace|control/], [['http://a'], /missing/],
   ] as const) {
     it(`refuses ${JSON.stringify(input)?.slice(0, 40)}`, () => {
