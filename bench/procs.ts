@@ -96,9 +96,13 @@ export interface Spo2Process {
   stop(): Promise<void>;
 }
 
-/** `node bin/spo2.js serve` with env, as a user runs it; resolves once spawned. */
-export function spawnSpo2(env: Record<string, string>, port: number, nodeArgs: string[] = []): Spo2Process {
-  const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'spo2.js'), 'serve'], {
+/**
+ * `node bin/spo2.js serve` with env, as a user runs it; resolves once spawned. `prefix` runs
+ * it through another command (`unshare … sh -c '…; exec "$0" "$@"'`), which must exec node.
+ */
+export function spawnSpo2(env: Record<string, string>, port: number, nodeArgs: string[] = [], prefix: string[] = []): Spo2Process {
+  const command = [...prefix, process.execPath, ...nodeArgs, join(ROOT, 'bin', 'spo2.js'), 'serve'];
+  const proc = spawn(command[0]!, command.slice(1), {
     env: { PATH: process.env.PATH ?? '', HTTP_LISTEN_ADDR: `127.0.0.1:${port}`, WS_LISTEN_ADDR: 'off', SPO2_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'pipe'],
   });
