@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import type { ChangeMessage, TargetValue } from '../src/core/target.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import { api, refusedUrl, type Spo2, startSpo2, tempDir, waitFor } from './helpers.ts';
+import { api, q, refusedUrl, type Spo2, startSpo2, tempDir, waitFor } from './helpers.ts';
 
 /** Big enough that a whole snapshot or `/all` is ~24 MB: 20 copies of it show at once. */
 const TARGETS = 20_000;
@@ -202,5 +202,49 @@ describe('hostile readers of a big registry', () => {
     assert.ok(maxRss - restingRssMb < RSS_GROWTH_BOUND_MB, `RSS grew by ${(maxRss - restingRssMb).toFixed(0)} MB (bound ${RSS_GROWTH_BOUND_MB} MB)`);
     assert.ok(healthz.count > 5, `/healthz answered ${healthz.count} times`);
     assert.ok(healthz.maxMs < HEALTHZ_BOUND_MS, `/healthz took up to ${healthz.maxMs.toFixed(0)} ms (bound ${HEALTHZ_BOUND_MS} ms)`);
+  });
+
+  test('a dashboard whose snapshot streams while targets change gets each target once, then every change', async () => {
+    const messages: ChangeMessage[] = [];
+    const ws = new WebSocket(`${spo2.httpUrl.replace(/^http/, 'ws')}/ws`);
+    cleanups.push(() => ws.terminate());
+    ws.on('message', (raw) => messages.push(JSON.parse(String(raw)) as ChangeMessage));
+    await waitFor(() => messages.length >= 2, 10_000, 'the first messages');
+    ws.pause(); // most of the snapshot is still to come
+    await sleep(200);
+    const late = TARGETS - 1;
+    const added = urlOf(TARGETS);
+    assert.equal((await api(spo2.httpUrl, 'PUT', q(urlOf(0)), { v: 2 })).status, 200); // already sent: news after the snapshot
+    assert.equal((await api(spo2.httpUrl, 'DELETE', q(urlOf(1)))).status, 200); // already sent: its removal follows
+    assert.equal((await api(spo2.httpUrl, 'PUT', q(urlOf(late)), { v: 2 })).status, 200); // not sent yet: goes out as it is then
+    assert.equal((await api(spo2.httpUrl, 'DELETE', q(urlOf(late - 1)))).status, 200); // not sent yet: never heard of
+    assert.equal((await api(spo2.httpUrl, 'PUT', q(added), { v: 1 })).status, 200); // added meanwhile
+    ws.resume();
+    await waitFor(() => messages.some((m) => m.event === 'updated' && m.url === urlOf(0)), 30_000, 'the change of a target sent before it');
+    assert.equal((await api(spo2.httpUrl, 'PUT', q(urlOf(5)), { v: 3 })).status, 200);
+    await waitFor(() => messages.some((m) => m.event === 'updated' && m.url === urlOf(5)), 10_000, 'a change after the snapshot');
+    ws.terminate();
+
+    const snapshotEnd = messages.findIndex((m) => m.event !== 'snapshot');
+    assert.ok(messages.slice(snapshotEnd).every((m) => m.event !== 'snapshot'), 'the snapshot comes in one piece, before any change');
+    const inSnapshot = messages.slice(0, snapshotEnd).map((m) => m.url);
+    assert.equal(new Set(inSnapshot).size, inSnapshot.length, 'each target once in the snapshot');
+    assert.ok(inSnapshot.length >= TARGETS - 1, `a snapshot of ${inSnapshot.length}`);
+    assert.deepEqual(messages.slice(snapshotEnd).filter((m) => [urlOf(0), urlOf(1), urlOf(5)].includes(m.url) && m.event !== 'status').map((m) => [m.event, m.url]), [
+      ['updated', urlOf(0)],
+      ['removed', urlOf(1)],
+      ['updated', urlOf(5)],
+    ]);
+    assert.equal(messages.filter((m) => m.url === added && m.event !== 'status').length, 1, 'the added target once, in the snapshot or as added');
+    // Replaying the stream gives the registry as /all has it.
+    const board = new Map<string, ChangeMessage>();
+    for (const m of messages) {
+      if (m.status === 'Removed') board.delete(m.url);
+      else board.set(m.url, m);
+    }
+    const all = (await api<TargetValue[]>(spo2.httpUrl, 'GET', '/all')).body;
+    assert.equal(board.size, all.length);
+    for (const v of all) assert.deepEqual(board.get(v.url)?.data, v.data, v.url);
+    assert.deepEqual(board.get(urlOf(late))!.data, { v: 2 });
   });
 });
