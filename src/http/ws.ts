@@ -36,6 +36,8 @@ interface Streaming {
 
 interface Client {
   ws: WebSocket;
+  /** The upgraded socket, corked around each slice: one writev per slice instead of one write per target. */
+  socket: Duplex;
   /** Answered the last ping. */
   alive: boolean;
   /** null once the whole snapshot is written: from then on every change is sent at once. */
@@ -96,7 +98,7 @@ export class WsHub {
       this.noteRefusal();
       return refuse(socket);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket));
   }
 
   get clientCount(): number {
@@ -125,9 +127,9 @@ export class WsHub {
     this.wss.close();
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, socket: Duplex): void {
     const rest = this.snapshot()[Symbol.iterator]();
-    const client: Client = { ws, alive: true, streaming: { rest, sentUpTo: -Infinity, held: [], heldBytes: 0 } };
+    const client: Client = { ws, socket, alive: true, streaming: { rest, sentUpTo: -Infinity, held: [], heldBytes: 0 } };
     ws.on('pong', () => (client.alive = true));
     ws.on('message', () => {}); // listen-only protocol
     ws.on('error', (err) => this.logger.debug({ err }, 'websocket client error'));
@@ -144,7 +146,7 @@ export class WsHub {
 
   /** Writes the next slice of a client's snapshot; the next one follows once it has left. */
   private streamSlice(client: Client): void {
-    const { ws, streaming } = client;
+    const { ws, socket, streaming } = client;
     if (!streaming || ws.readyState !== WebSocket.OPEN) return;
     const frames: Buffer[] = [];
     let bytes = 0;
@@ -164,9 +166,12 @@ export class WsHub {
     if (done) {
       // The rest of the snapshot and the changes held back, in one turn: then live.
       client.streaming = null;
+      socket.cork();
       for (const frame of [...frames, ...streaming.held]) ws.send(frame, { binary: false });
+      socket.uncork();
       return;
     }
+    socket.cork();
     frames.forEach((frame, i) => {
       // Called once the slice has been handed to the kernel (with an error if the socket
       // closed); a client that does not read never calls it and so holds this slice only.
@@ -174,6 +179,7 @@ export class WsHub {
       const drained = i === frames.length - 1 ? (err?: Error) => { if (!err) setImmediate(() => this.streamSlice(client)); } : undefined;
       ws.send(frame, { binary: false }, drained);
     });
+    socket.uncork();
   }
 
   private stopStreaming(client: Client): void {
