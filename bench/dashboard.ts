@@ -42,7 +42,7 @@ for (let i = 0; i < N; i++) {
 const urls = [...targets.keys()];
 
 const bus = new EventBus();
-const hub = new WsHub({ bus, snapshot: () => [...targets.values()], logger: pino({ level: 'silent' }) });
+const hub = new WsHub({ bus, snapshot: () => targets.values(), logger: pino({ level: 'silent' }) });
 const app = Fastify();
 registerDashboard(app, { webDir: join(root, 'dist', 'web') });
 app.get('/', (_req, reply) => sendDashboard(reply));

@@ -77,7 +77,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   });
   installAuth(http, auth);
   registerDashboard(http, { webDir: WEB_DIR });
-  const hub = new WsHub({ bus, snapshot: () => monitor.list(), logger });
+  const hub = new WsHub({ bus, snapshot: () => monitor.values(), logger, maxClients: config.wsMaxClients, maxTotalBufferedBytes: config.wsMaxBuffer });
   onUpgrade(http.server, (req) => (req.url ?? '').split('?')[0] === '/ws', (req, socket, head) => hub.handleUpgrade(req, socket, head), auth);
   await named('HTTP_LISTEN_ADDR', config.httpListen, http.listen({ host: config.httpListen.host, port: config.httpListen.port }));
   const httpUrl = urlOf(tls ? 'https' : 'http', http.server);

@@ -32,6 +32,10 @@ export interface Config {
   /** How often the latest raw results are written to the database. */
   flushIntervalMs: number;
   bodyLimit: number;
+  /** Most WebSocket clients at once. */
+  wsMaxClients: number;
+  /** Most unsent WebSocket bytes held for all clients together. */
+  wsMaxBuffer: number;
   logLevel: string;
   /** TLS certificate and key files (PEM); both or neither. */
   tlsCert: string | null;
@@ -142,6 +146,8 @@ const OPTIONS: Option[] = [
   opt('originConnections', 'SPO2_ORIGIN_CONNECTIONS', '256', integer(1, 100_000), 'most connections to one origin (scheme, host, port); probes beyond it wait, with no timeout or latency counted'),
   opt('flushIntervalMs', 'SPO2_FLUSH_INTERVAL', '5s', duration(100), 'how often the latest raw results are written to the database'),
   opt('bodyLimit', 'SPO2_BODY_LIMIT', '64kb', byteSize, 'largest accepted request body'),
+  opt('wsMaxClients', 'SPO2_WS_MAX_CLIENTS', '1000', integer(1, 1_000_000), 'most WebSocket clients at once; more are refused with 503'),
+  opt('wsMaxBuffer', 'SPO2_WS_MAX_BUFFER', '64mb', byteSize, 'unsent WebSocket changes held for all clients together; a client over its share is dropped'),
   opt('tlsCert', 'SPO2_TLS_CERT', '', optionalText, 'TLS certificate file (PEM, full chain): HTTPS and WSS on both listeners; reloaded on SIGHUP'),
   opt('tlsKey', 'SPO2_TLS_KEY', '', optionalText, 'TLS private key file (PEM)'),
   opt('apiToken', 'SPO2_API_TOKEN', '', token, 'bearer token required for every write (and accepted for reads)', true),

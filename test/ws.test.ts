@@ -24,16 +24,25 @@ function value(url: string, status: Status = 'Healthy', extra: Partial<TargetVal
 /** A hub behind a plain http server, with a tiny in-memory registry that emits on the bus. */
 async function startHub(options: Partial<WsHubOptions> = {}) {
   const bus = new EventBus();
+  // In registration order with rising ids, read live, as the monitor's view is.
   const targets = new Map<string, TargetValue>();
-  const hub = new WsHub({ bus, snapshot: () => [...targets.values()], logger: pino({ level: 'silent' }), ...options });
+  const ids = new Map<string, number>();
+  let nextId = 1;
+  const logs: { msg: string; [key: string]: unknown }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg: string }) });
+  const hub = new WsHub({ bus, snapshot: () => targets.values(), logger, ...options });
   const server: Server = createServer((_req, res) => res.writeHead(426).end());
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  const change = (kind: ChangeKind, v: TargetValue) => {
-    if (kind === 'removed') targets.delete(v.url);
-    else targets.set(v.url, v);
+  const change = (kind: ChangeKind, given: TargetValue) => {
+    const v = { ...given, id: ids.get(given.url) ?? nextId++ };
+    ids.set(v.url, v.id);
+    if (kind === 'removed') {
+      targets.delete(v.url);
+      ids.delete(v.url);
+    } else targets.set(v.url, v);
     bus.emit('change', { kind, value: v });
   };
   const stop = async () => {
@@ -42,7 +51,7 @@ async function startHub(options: Partial<WsHubOptions> = {}) {
     server.close();
   };
   cleanups.push(stop);
-  return { bus, hub, targets, port, url: `ws://127.0.0.1:${port}/ws`, change, stop };
+  return { bus, hub, targets, logs, port, url: `ws://127.0.0.1:${port}/ws`, change, stop };
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -188,6 +197,97 @@ describe('WebSocket hub', () => {
     const msgs = await c.waitFor(2001);
     assert.equal(msgs[2000]!.event, 'status');
     assert.equal(h.hub.clientCount, 1);
+  });
+
+  test('changes while a snapshot streams: each target once in the snapshot, then every change, the state replays exactly', async () => {
+    const h = await startHub();
+    // ~40 MB of snapshot: more than the kernel buffers of a loopback socket, so it streams for a while.
+    const pad = 'p'.repeat(2000);
+    const n = 20_000;
+    for (let i = 0; i < n; i++) h.change('added', value(`http://t${i}.test/`, 'Healthy', { data: { pad } }));
+    const c = await listen(h.url);
+    await c.waitFor(2);
+    c.ws.pause();
+    await sleep(100);
+    h.change('updated', value('http://t0.test/', 'Healthy', { data: { v: 2 } })); // sent: news after the snapshot
+    h.change('removed', value('http://t1.test/')); // sent: its removal follows
+    h.change('status', value(`http://t${n - 1}.test/`, 'Unhealthy', { data: { pad } })); // not sent yet: goes out as it is then
+    h.change('removed', value(`http://t${n - 2}.test/`)); // not sent yet: never heard of
+    h.change('added', value('http://new.test/')); // added meanwhile: once, at the end
+    c.ws.resume();
+    while (!c.messages.some((m) => m.event === 'updated')) await c.waitFor(c.messages.length + 1, 20_000);
+    h.change('updated', value('http://t5.test/', 'Healthy', { data: { v: 3 } }));
+    while (!c.messages.some((m) => m.url === 'http://t5.test/' && m.event === 'updated')) await c.waitFor(c.messages.length + 1, 5000);
+
+    const msgs = c.messages;
+    const snapshotEnd = msgs.findIndex((m) => m.event !== 'snapshot');
+    assert.ok(msgs.slice(snapshotEnd).every((m) => m.event !== 'snapshot'), 'the snapshot comes in one piece, before any change');
+    const inSnapshot = msgs.slice(0, snapshotEnd).map((m) => m.url);
+    assert.equal(new Set(inSnapshot).size, inSnapshot.length, 'each target once in the snapshot');
+    assert.ok(inSnapshot.length >= n - 1, `snapshot of ${inSnapshot.length}`);
+    assert.deepEqual(msgs.slice(0, 2).map((m) => m.url), ['http://t0.test/', 'http://t1.test/']);
+    assert.deepEqual(msgs.slice(snapshotEnd).filter((m) => m.url === 'http://t0.test/' || m.url === 'http://t1.test/' || m.url === 'http://t5.test/').map((m) => [m.event, m.url]), [
+      ['updated', 'http://t0.test/'],
+      ['removed', 'http://t1.test/'],
+      ['updated', 'http://t5.test/'],
+    ]);
+    assert.equal(msgs.filter((m) => m.url === 'http://new.test/').length, 1, 'the added target once, as a snapshot or as added');
+    // Replaying the stream gives the registry as it is.
+    const board = new Map<string, ChangeMessage>();
+    for (const m of msgs) {
+      if (m.status === 'Removed') board.delete(m.url);
+      else board.set(m.url, m);
+    }
+    assert.equal(board.size, h.targets.size);
+    for (const [url, v] of h.targets) {
+      const m = board.get(url);
+      assert.ok(m, `${url} on the board`);
+      assert.equal(m.status, v.status, url);
+      assert.deepEqual(m.data, v.data, url);
+    }
+  });
+
+  test('a client over the limit is refused with 503 and a log line; a freed place is taken again', async () => {
+    const h = await startHub({ maxClients: 2 });
+    const first = await listen(h.url);
+    await listen(h.url);
+    const late = new WebSocket(h.url);
+    late.on('error', () => {});
+    cleanups.push(() => late.terminate());
+    const [, res] = (await Promise.race([
+      once(late, 'unexpected-response'),
+      once(late, 'open').then(() => assert.fail('a third client was accepted')),
+    ])) as [unknown, { statusCode: number; headers: Record<string, string> }];
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.headers['retry-after'], '10');
+    assert.equal(h.hub.clientCount, 2);
+    assert.ok(h.logs.some((l) => l.msg.includes('SPO2_WS_MAX_CLIENTS') && l.refused === 1), 'the refusal is logged');
+    first.ws.close();
+    const deadline = Date.now() + 3000;
+    while (h.hub.clientCount > 1 && Date.now() < deadline) await sleep(10);
+    const again = await listen(h.url);
+    h.change('added', value('http://a.test/'));
+    assert.equal((await again.waitFor(1))[0]!.url, 'http://a.test/');
+  });
+
+  test('clients share the total bound: each stalled one is dropped at its share, not at the per-client bound', async () => {
+    const total = 1024 * 1024;
+    const h = await startHub({ maxTotalBufferedBytes: total, maxBufferedBytes: total });
+    const good = await listen(h.url);
+    for (let i = 0; i < 4; i++) await stalledClient(h.port);
+    const blob = 'x'.repeat(64 * 1024);
+    let sent = 0;
+    while (h.hub.clientCount > 1) {
+      assert.ok(sent < 3000, 'stalled clients still connected after 192 MB');
+      h.change('updated', value('http://a.test/', 'Healthy', { data: { blob, n: sent++ } }));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const drops = h.logs.filter((l) => l.msg === 'dropping websocket client');
+    assert.equal(drops.length, 4);
+    // 5 clients share 1 MiB (205 KiB each); the last stalled one, with 2 connected, 512 KiB: one frame over at most.
+    for (const d of drops) assert.ok((d.buffered as number) <= total / 2 + 70 * 1024, `dropped holding ${d.buffered as number} bytes`);
+    await good.waitFor(sent, 30_000);
+    assert.equal(good.ws.readyState, WebSocket.OPEN);
   });
 
   test('a peer that stops answering pings is dropped', async () => {

@@ -7,49 +7,83 @@ import type { EventBus } from '../events.js';
 
 export interface WsHubOptions {
   bus: EventBus;
-  /** The current value of every target; called once per connecting client. */
-  snapshot: () => TargetValue[];
+  /**
+   * A live view of every target, oldest registration (lowest id) first, read a slice at a
+   * time while a client's snapshot streams: targets added meanwhile are read too, removed
+   * ones are skipped (a Map's iterator does exactly this).
+   */
+  snapshot: () => Iterable<TargetValue>;
   logger: Logger;
-  /** A client whose unsent bytes pass this (beyond its snapshot) is dropped. Default 1 MiB. */
+  /** More clients than this at once are refused (503). Default 1000. */
+  maxClients?: number;
+  /** Unsent change bytes all clients together may hold; each gets an equal share. Default 64 MiB. */
+  maxTotalBufferedBytes?: number;
+  /** The most one client's share can be, however few clients there are. Default 1 MiB. */
   maxBufferedBytes?: number;
   /** A client that does not answer a ping within this period is dropped. Default 30 s. */
   pingIntervalMs?: number;
 }
 
+/** Where a client's snapshot stands while it streams. */
+interface Streaming {
+  rest: Iterator<TargetValue>;
+  /** Highest id sent so far: changes of targets up to it are news to the client, later ones go out with the snapshot. */
+  sentUpTo: number;
+  /** Changes of already-sent targets, written right after the snapshot so the stream stays "snapshot, then changes". */
+  held: Buffer[];
+  heldBytes: number;
+}
+
 interface Client {
   ws: WebSocket;
+  /** The upgraded socket, corked around each slice: one writev per slice instead of one write per target. */
+  socket: Duplex;
   /** Answered the last ping. */
   alive: boolean;
-  /** Bytes of snapshot still queued: allowed on top of maxBufferedBytes until it drains. */
-  snapshotBytes: number;
+  /** null once the whole snapshot is written: from then on every change is sent at once. */
+  streaming: Streaming | null;
 }
 
 /** Clients only listen; what they send is ignored, so a tiny frame limit is plenty. */
 const MAX_CLIENT_PAYLOAD = 4096;
 
 /**
+ * How much snapshot a client is given at a time: the next slice is serialized only once
+ * this one has left for the kernel, so a client that does not read holds one slice, not
+ * the whole snapshot (at 10,000 targets ~4.5 MB, at 100,000 ten times that, per client).
+ */
+const SNAPSHOT_SLICE_BYTES = 32 * 1024;
+
+/** Refusals over the client limit are logged at most this often (a reconnect storm would flood the log). */
+const REFUSAL_LOG_EVERY_MS = 10_000;
+
+/**
  * Streams target changes to WebSocket clients: on connect every target (event `snapshot`),
  * then every `change` of the bus in order. One bus listener fans out to every client, and
- * each message is serialized once and shared, so a thousand dashboards cost little more
- * than one.
+ * each change is serialized once and shared. Memory is bounded: at most `maxClients`
+ * clients, each holding one snapshot slice and its share of unsent changes.
  */
 export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_PAYLOAD, perMessageDeflate: false, clientTracking: false });
   private readonly clients = new Set<Client>();
   private readonly bus: EventBus;
-  private readonly snapshot: () => TargetValue[];
+  private readonly snapshot: () => Iterable<TargetValue>;
   private readonly logger: Logger;
+  private readonly maxClients: number;
+  private readonly maxTotalBufferedBytes: number;
   private readonly maxBufferedBytes: number;
   private readonly pinger: NodeJS.Timeout;
   private readonly onChange = (change: TargetChange) => this.broadcast(change);
-  /** Snapshot frames shared by clients that connect in the same turn (a reconnect storm). */
-  private snapshotCache: Buffer[] | null = null;
+  private refused = 0;
+  private refusalLoggedAt = -Infinity;
   private closed = false;
 
   constructor(options: WsHubOptions) {
     this.bus = options.bus;
     this.snapshot = options.snapshot;
     this.logger = options.logger;
+    this.maxClients = options.maxClients ?? 1000;
+    this.maxTotalBufferedBytes = options.maxTotalBufferedBytes ?? 64 * 1024 * 1024;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
     this.bus.on('change', this.onChange);
     this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs ?? 30_000);
@@ -58,9 +92,11 @@ export class WsHub {
 
   /** Accepts an HTTP upgrade from any http/https server. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.closed) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
+    if (this.closed) return refuse(socket);
+    // The handshake completes (or fails) synchronously: the set's size is the true count.
+    if (this.clients.size >= this.maxClients) {
+      this.noteRefusal();
+      return refuse(socket);
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket));
   }
@@ -76,8 +112,10 @@ export class WsHub {
     this.bus.off('change', this.onChange);
     clearInterval(this.pinger);
     const closing = [...this.clients].map(
-      ({ ws }) =>
+      (client) =>
         new Promise<void>((resolve) => {
+          const { ws } = client;
+          this.stopStreaming(client);
           if (ws.readyState === WebSocket.CLOSED) return resolve();
           ws.once('close', () => resolve());
           ws.close(1001, 'server shutting down');
@@ -90,45 +128,89 @@ export class WsHub {
   }
 
   private accept(ws: WebSocket, socket: Duplex): void {
-    const client: Client = { ws, alive: true, snapshotBytes: 0 };
+    const rest = this.snapshot()[Symbol.iterator]();
+    const client: Client = { ws, socket, alive: true, streaming: { rest, sentUpTo: -Infinity, held: [], heldBytes: 0 } };
     ws.on('pong', () => (client.alive = true));
     ws.on('message', () => {}); // listen-only protocol
     ws.on('error', (err) => this.logger.debug({ err }, 'websocket client error'));
-    ws.on('close', () => this.clients.delete(client));
+    ws.on('close', () => {
+      this.stopStreaming(client);
+      this.clients.delete(client);
+    });
+    // Subscribed and the first slice written in the same synchronous turn: no change can
+    // fall between. Later slices follow as the socket drains; changes meanwhile are handled
+    // in broadcast() by where the snapshot stands.
+    this.clients.add(client);
+    this.streamSlice(client);
+  }
 
-    // Snapshot and subscription in the same synchronous turn: no change can fall between.
-    const frames = this.snapshotFrames();
-    socket.cork(); // one writev for the whole snapshot instead of one write per target
+  /** Writes the next slice of a client's snapshot; the next one follows once it has left. */
+  private streamSlice(client: Client): void {
+    const { ws, socket, streaming } = client;
+    if (!streaming || ws.readyState !== WebSocket.OPEN) return;
+    const frames: Buffer[] = [];
+    let bytes = 0;
+    let done = false;
+    while (bytes < SNAPSHOT_SLICE_BYTES) {
+      const next = streaming.rest.next();
+      if (next.done) {
+        done = true;
+        break;
+      }
+      const value = next.value;
+      streaming.sentUpTo = Math.max(streaming.sentUpTo, value.id);
+      const frame = Buffer.from(JSON.stringify(toMessage({ kind: 'snapshot', value })));
+      frames.push(frame);
+      bytes += frame.length;
+    }
+    if (done) {
+      // The rest of the snapshot and the changes held back, in one turn: then live.
+      client.streaming = null;
+      socket.cork();
+      for (const frame of [...frames, ...streaming.held]) ws.send(frame, { binary: false });
+      socket.uncork();
+      return;
+    }
+    socket.cork();
     frames.forEach((frame, i) => {
-      // The last frame's callback fires once the whole snapshot has left user space.
-      const drained = i === frames.length - 1 ? () => (client.snapshotBytes = 0) : undefined;
+      // Called once the slice has been handed to the kernel (with an error if the socket
+      // closed); a client that does not read never calls it and so holds this slice only.
+      // The next slice waits for the loop's next turn, so a fast client cannot monopolize it.
+      const drained = i === frames.length - 1 ? (err?: Error) => { if (!err) setImmediate(() => this.streamSlice(client)); } : undefined;
       ws.send(frame, { binary: false }, drained);
     });
     socket.uncork();
-    if (frames.length > 0) client.snapshotBytes = ws.bufferedAmount;
-    this.clients.add(client);
   }
 
-  private snapshotFrames(): Buffer[] {
-    if (this.snapshotCache) return this.snapshotCache;
-    const frames = this.snapshot().map((value) => Buffer.from(JSON.stringify(toMessage({ kind: 'snapshot', value }))));
-    this.snapshotCache = frames;
-    // Values also change between events (latency, last check): share only within this turn.
-    setImmediate(() => {
-      if (this.snapshotCache === frames) this.snapshotCache = null;
-    });
-    return frames;
+  private stopStreaming(client: Client): void {
+    client.streaming?.rest.return?.();
+    client.streaming = null;
   }
 
   private broadcast(change: TargetChange): void {
-    this.snapshotCache = null;
     if (this.clients.size === 0) return;
     const frame = Buffer.from(JSON.stringify(toMessage(change)));
+    // Shares shrink as clients come: together they never hold much more than the total.
+    const share = Math.min(this.maxBufferedBytes, this.maxTotalBufferedBytes / this.clients.size);
     for (const client of this.clients) {
-      const { ws } = client;
+      const { ws, streaming } = client;
       if (ws.readyState !== WebSocket.OPEN) continue;
-      if (ws.bufferedAmount > this.maxBufferedBytes + client.snapshotBytes) {
-        this.drop(client, 'slow');
+      if (streaming) {
+        // A target not sent yet (or added since) goes out with its current value in a
+        // later slice; a removed one is no longer in the view. Only news about targets
+        // the client already has is held for after the snapshot.
+        if (change.value.id > streaming.sentUpTo) continue;
+        if (streaming.heldBytes > share) {
+          this.drop(client, 'slow', streaming.heldBytes);
+          continue;
+        }
+        streaming.held.push(frame);
+        streaming.heldBytes += frame.length;
+        continue;
+      }
+      // The check comes before the send: one change always fits, however big.
+      if (ws.bufferedAmount > share) {
+        this.drop(client, 'slow', ws.bufferedAmount);
         continue;
       }
       ws.send(frame, { binary: false });
@@ -138,7 +220,7 @@ export class WsHub {
   private pingAll(): void {
     for (const client of this.clients) {
       if (!client.alive) {
-        this.drop(client, 'no pong');
+        this.drop(client, 'no pong', client.ws.bufferedAmount);
         continue;
       }
       client.alive = false;
@@ -147,9 +229,24 @@ export class WsHub {
   }
 
   /** Drops a client at once: it reconnects and resyncs from a fresh snapshot. */
-  private drop(client: Client, why: string): void {
-    this.logger.info({ why, buffered: client.ws.bufferedAmount }, 'dropping websocket client');
+  private drop(client: Client, why: string, buffered: number): void {
+    this.logger.info({ why, buffered }, 'dropping websocket client');
+    this.stopStreaming(client);
     this.clients.delete(client);
     client.ws.terminate();
   }
+
+  private noteRefusal(): void {
+    this.refused++;
+    const now = Date.now();
+    if (now - this.refusalLoggedAt < REFUSAL_LOG_EVERY_MS) return;
+    this.refusalLoggedAt = now;
+    this.logger.warn({ refused: this.refused, clients: this.clients.size, maxClients: this.maxClients }, 'refusing websocket clients over SPO2_WS_MAX_CLIENTS');
+    this.refused = 0;
+  }
+}
+
+/** 503 before the handshake: the client retries later, as it would after any refusal. */
+function refuse(socket: Duplex): void {
+  socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n');
 }
