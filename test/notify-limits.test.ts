@@ -110,6 +110,16 @@ describe('the outbox keeps at most SPO2_OUTBOX_LIMIT events per destination', ()
     await store.close();
   });
 
+  test('a full outbox trims to 1 % below the limit, not one row per event', async () => {
+    const { store, rows, outbox } = openOutbox(1000);
+    const added = await Promise.all(Array.from({ length: 1100 }, (_, i) => outbox.add(notifyEvent(`http://t${i}/`, 'bad', T0), ['slack'])));
+    const trims = added.flatMap((a) => a.trimmed);
+    assert.ok(rows('slack') <= 1000 && rows('slack') >= 990, `${rows('slack')} rows`);
+    assert.equal(trims.length, 10);
+    assert.equal(trims.reduce((n, t) => n + t.count, 0), 1100 - rows('slack'));
+    await store.close();
+  });
+
   test('a limit lowered between runs applies at start', async () => {
     const first = openOutbox(100);
     await Promise.all(Array.from({ length: 30 }, (_, i) => first.outbox.add(notifyEvent(`http://t${i}/`, 'bad', T0), ['slack'])));

