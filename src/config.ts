@@ -25,6 +25,8 @@ export interface Config {
   remindAfterMs: number;
   notifyBatch: number;
   notifyWindowMs: number;
+  /** Most undelivered events kept per destination; the oldest are dropped beyond it. */
+  outboxLimit: number;
   /** Most probes in flight at once. */
   concurrency: number;
   /** Most connections (and probes in flight) to one origin; more wait their turn. */
@@ -142,6 +144,7 @@ const OPTIONS: Option[] = [
   opt('remindAfterMs', 'SPO2_REMIND_AFTER', '15m', duration(0), 're-notify a target still bad after this long; 0 = never'),
   opt('notifyBatch', 'SPO2_NOTIFY_BATCH', '40', integer(1, 1000), 'most events in one notification message'),
   opt('notifyWindowMs', 'SPO2_NOTIFY_WINDOW', '10s', duration(0), 'how long the notifier gathers events before sending'),
+  opt('outboxLimit', 'SPO2_OUTBOX_LIMIT', '10000', integer(1, 10_000_000), 'most undelivered notification events kept per destination; beyond it the oldest are dropped'),
   opt('concurrency', 'SPO2_CONCURRENCY', '2048', integer(1, 100_000), 'most probes in flight at once'),
   opt('originConnections', 'SPO2_ORIGIN_CONNECTIONS', '256', integer(1, 100_000), 'most connections to one origin (scheme, host, port); probes beyond it wait, with no timeout or latency counted'),
   opt('flushIntervalMs', 'SPO2_FLUSH_INTERVAL', '5s', duration(100), 'how often the latest raw results are written to the database'),

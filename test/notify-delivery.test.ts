@@ -45,7 +45,7 @@ async function rig(config: Partial<NotifierConfig>, dbPath = join(tempDir('spo2-
   const bus = new EventBus();
   const store = new SqliteStore(dbPath);
   const notifier = new Notifier({
-    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, ...config },
+    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, outboxLimit: 10_000, ...config },
     bus, store, logger: silent,
     timing: { minGapMs: 100, backoff: { baseMs: 200, maxMs: 2000 }, requestTimeoutMs: 2000 },
   });

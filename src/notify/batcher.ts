@@ -82,6 +82,29 @@ export class Batcher {
     return { groups, ids };
   }
 
+  /**
+   * Forgets every stored event with an id up to `throughId` (the outbox dropped them);
+   * events kept only in memory (negative ids) stay. Returns how many were forgotten.
+   */
+  dropThrough(throughId: number): number {
+    const gone = (id: number): boolean => id > 0 && id <= throughId;
+    let removed = 0;
+    for (const [url, g] of this.groups) {
+      if (!g.ids.some(gone)) continue;
+      const ids = g.ids.filter((id) => !gone(id));
+      const entries = g.entries.filter((e) => !gone(e.id));
+      if (ids.length === 0 || entries.length === 0) {
+        this.groups.delete(url);
+        removed += g.ids.length;
+      } else {
+        removed += g.ids.length - ids.length;
+        this.groups.set(url, { ...g, ids, entries });
+      }
+    }
+    this.events -= removed;
+    return removed;
+  }
+
   /** Returns a message that could not be sent to the front, merged with what came since. */
   putBack(batch: Batch): void {
     const merged = new Map<string, Group>();

@@ -1,16 +1,27 @@
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { Batcher, type Batch, type BatcherOptions } from './batcher.js';
+import { DropLedger, type Dropped } from './dropped.js';
 import type { Destination } from './event.js';
-import { collapse, type Line } from './format.js';
-import type { Outbox, OutboxEntry } from './outbox.js';
+import { collapse, isNewTrouble, type Line } from './format.js';
+import { Incident } from './incident.js';
+import type { Outbox, OutboxEntry, Trimmed } from './outbox.js';
 import { backoffMs, classify, type Backoff, type Outcome } from './retry.js';
+
+/** What a message says besides its lines. */
+export interface MessageContext {
+  now: number;
+  /** The first message of an incident: Slack opens it with the mention (see incident.ts). */
+  opensIncident: boolean;
+  /** What was given up on since the last delivered message. */
+  dropped: Dropped;
+}
 
 /** A destination knows only its wire format; delivery, retries and pacing live here. */
 export interface Sender {
   readonly destination: Destination;
   readonly url: string;
-  encode(lines: readonly Line[], now: number): { body: string; headers: Record<string, string> };
+  encode(lines: readonly Line[], message: MessageContext): { body: string; headers: Record<string, string> };
 }
 
 export interface DeliveryTiming {
@@ -27,8 +38,13 @@ export const DEFAULT_TIMING: DeliveryTiming = {
   requestTimeoutMs: 10_000,
 };
 
-/** A payload refused this many times in a row is dropped (and logged) so it cannot block the queue. */
-const MAX_REJECTIONS = 3;
+/**
+ * A message refused this many times (a rejected payload, or a revoked hook) is dropped and
+ * logged so it cannot block the queue; the tries before it take a few seconds of backoff.
+ */
+const MAX_REFUSALS = 3;
+/** Drops from a full outbox come with every insert: log them at most this often. */
+const DROP_LOG_EVERY_MS = 10_000;
 /** Enough of an error body to log what the destination said. */
 const MAX_ERROR_BODY = 1024;
 
@@ -41,6 +57,8 @@ export interface DeliveryOptions {
   dispatcher: Dispatcher;
   clock: () => number;
   random: () => number;
+  /** How long without new trouble ends an incident (see incident.ts). */
+  incidentQuietMs: number;
 }
 
 /**
@@ -59,11 +77,19 @@ export class Delivery {
   private abort: AbortController | null = null;
   private notBefore = 0;
   private failures = 0;
-  private rejections = 0;
+  private refusals = 0;
   private stopped = false;
+  private readonly incident: Incident;
+  private readonly ledger = new DropLedger();
+  /** Every stored event of this destination up to this id was dropped from the full outbox. */
+  private droppedThrough = 0;
+  private dropsNotLogged = 0;
+  private dropLoggedAt = -Infinity;
+  private dropLog: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: DeliveryOptions) {
     this.batcher = new Batcher(opts.batch);
+    this.incident = new Incident(opts.incidentQuietMs);
   }
 
   get destination(): Destination {
@@ -87,9 +113,36 @@ export class Delivery {
     this.schedule();
   }
 
+  /** Forgets events the outbox dropped to stay within its limit; the next message says how many. */
+  dropped(trimmed: Trimmed): void {
+    this.droppedThrough = Math.max(this.droppedThrough, trimmed.throughId);
+    for (const id of this.known) if (id > 0 && id <= trimmed.throughId) this.known.delete(id);
+    this.batcher.dropThrough(trimmed.throughId);
+    this.ledger.outboxFull(trimmed.count);
+    this.dropsNotLogged += trimmed.count;
+    // One line for the drops of a burst (and of every insert while the outbox stays full).
+    if (!this.dropLog && !this.stopped) {
+      const wait = Math.max(0, this.dropLoggedAt + DROP_LOG_EVERY_MS - this.opts.clock());
+      this.dropLog = setTimeout(() => this.logDrops(this.opts.clock()), wait);
+    }
+  }
+
+  private logDrops(now: number): void {
+    if (this.dropLog) clearTimeout(this.dropLog);
+    this.dropLog = null;
+    if (this.dropsNotLogged === 0) return;
+    this.opts.logger.warn(
+      { destination: this.destination, dropped: this.dropsNotLogged, pending: this.known.size },
+      'outbox full: dropped the oldest undelivered notifications (see SPO2_OUTBOX_LIMIT)',
+    );
+    this.dropsNotLogged = 0;
+    this.dropLoggedAt = now;
+  }
+
   /** Stops sending; waits up to `graceMs` for a message in flight, then aborts it. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
+    this.logDrops(this.opts.clock());
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const flight = this.inFlight;
@@ -132,23 +185,39 @@ export class Delivery {
   private async attempt(batch: Batch): Promise<void> {
     const { sender, logger, timing, clock } = this.opts;
     const lines = batch.groups.map((g) => collapse(g.entries.map((e) => e.event), g.ids.length));
-    const { body, headers } = sender.encode(lines, clock());
+    const trouble = lines.some(isNewTrouble);
+    const sentAt = clock();
+    const message: MessageContext = { now: sentAt, opensIncident: trouble && this.incident.opens(sentAt), dropped: this.ledger.unreported() };
+    const { body, headers } = sender.encode(lines, message);
     const outcome = await this.post(body, headers);
     const now = clock();
+    // Events of this message the full outbox dropped while it was in flight.
+    const droppedInFlight = batch.ids.filter((id) => id > 0 && id <= this.droppedThrough).length;
     const log = { destination: this.destination, lines: lines.length, events: batch.ids.length };
 
     if (outcome.kind === 'delivered') {
       this.failures = 0;
-      this.rejections = 0;
+      this.refusals = 0;
       this.notBefore = now + timing.minGapMs;
-      logger.info({ ...log, pending: this.known.size - batch.ids.length }, 'notification delivered');
+      this.ledger.reported(message.dropped);
+      this.ledger.deliveredAfterAll(droppedInFlight);
+      if (trouble) this.incident.told(now, message.opensIncident);
+      logger.info({ ...log, pending: this.known.size - (batch.ids.length - droppedInFlight) }, 'notification delivered');
       await this.forget(batch);
       return;
     }
-    if (outcome.kind === 'rejected' && ++this.rejections >= MAX_REJECTIONS) {
-      this.rejections = 0;
+    if ((outcome.kind === 'rejected' || outcome.kind === 'gone') && ++this.refusals >= MAX_REFUSALS) {
+      // Given up on: the next message goes out at the usual pace, not after this one's backoff.
+      this.refusals = 0;
+      this.failures = 0;
       this.notBefore = now + timing.minGapMs;
-      logger.error({ ...log, reason: outcome.reason, urls: lines.slice(0, 5).map((l) => l.event.url) }, 'destination keeps rejecting this notification; dropped it');
+      this.ledger.refused(batch.ids.length - droppedInFlight, outcome.reason);
+      const urls = lines.slice(0, 5).map((l) => l.event.url);
+      if (outcome.kind === 'gone') {
+        logger.error({ ...log, reason: outcome.reason, urls }, 'destination says the hook is revoked or gone; dropped this notification (configure a new hook and restart)');
+      } else {
+        logger.error({ ...log, reason: outcome.reason, urls }, 'destination keeps rejecting this notification; dropped it');
+      }
       await this.forget(batch);
       return;
     }
@@ -158,6 +227,7 @@ export class Delivery {
     const wait = Math.max(timing.minGapMs, retryAfterMs ?? backoffMs(this.failures, timing.backoff, this.opts.random));
     this.notBefore = now + wait;
     this.batcher.putBack(batch);
+    if (droppedInFlight > 0) this.batcher.dropThrough(this.droppedThrough);
     if (!this.stopped) logger.warn({ ...log, reason: outcome.reason, attempt: this.failures, retryInMs: wait }, 'notification not delivered; will retry');
   }
 

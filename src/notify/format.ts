@@ -1,6 +1,7 @@
 import { formatDuration } from '../core/duration.js';
 import type { TransitionKind } from '../core/health.js';
 import type { Status } from '../core/status.js';
+import type { Dropped } from './dropped.js';
 import type { NotifyEvent } from './event.js';
 
 /** One URL's events in a batch, collapsed to the latest without losing what they said. */
@@ -61,21 +62,35 @@ export function isNewTrouble(line: Line): boolean {
 }
 
 /**
- * The Slack message of a batch. The mention opens it only when a target newly went bad;
- * `text` carries every line. Lines follow the notification contract in DESIGN.md.
+ * The Slack message of a batch. The mention opens it only when a target newly went bad
+ * (the caller passes an empty mention for the later messages of an incident); `text`
+ * carries every line. Lines follow the notification contract in DESIGN.md.
  */
-export function formatSlack(lines: readonly Line[], opts: { mention: string; now: number }): SlackMessage {
+export function formatSlack(lines: readonly Line[], opts: { mention: string; now: number; dropped?: Dropped }): SlackMessage {
   const out: string[] = [];
   if (opts.mention !== '' && lines.some(isNewTrouble)) out.push(opts.mention);
   for (const line of lines) out.push(slackLine(line));
   const folded = lines.reduce((n, l) => n + l.folded, 0);
   // A bad+recovered pair is fully told by its line; say so only when more was folded away.
   if (lines.some((l) => l.folded >= 2)) out.push(`(${folded} earlier ${plural(folded, 'event')} folded into these lines)`);
+  if (opts.dropped) out.push(...droppedNotes(opts.dropped));
   const oldest = lines.reduce((t, l) => Math.min(t, l.firstAt), Infinity);
   if (opts.now - oldest > DELAY_NOTE_MS) {
     out.push(`(delivered late: the oldest event is from ${isoSeconds(oldest)}, ${formatDuration(opts.now - oldest)} ago)`);
   }
   return { text: out.join('\n') };
+}
+
+/** What was given up on since the last delivered message: a reader must know lines are missing. */
+export function droppedNotes(d: Dropped): string[] {
+  const out: string[] = [];
+  if (d.outboxFull > 0) {
+    out.push(`(${d.outboxFull} older ${plural(d.outboxFull, 'event')} ${d.outboxFull === 1 ? 'was' : 'were'} dropped: the outbox of this destination was full, see SPO2_OUTBOX_LIMIT)`);
+  }
+  if (d.refused > 0) {
+    out.push(`(${d.refused} ${plural(d.refused, 'event')} ${d.refused === 1 ? 'was' : 'were'} dropped after this destination refused them: ${escapeSlack(clip(d.refusedReason))})`);
+  }
+  return out;
 }
 
 export function slackLine(line: Line): string {
@@ -98,7 +113,8 @@ export function slackLine(line: Line): string {
 }
 
 /** The generic webhook body of a batch: one element per line, newest facts first-class. */
-export function formatWebhook(lines: readonly Line[]): { events: WebhookEvent[] } {
+export function formatWebhook(lines: readonly Line[], dropped?: Dropped): { events: WebhookEvent[]; dropped?: Dropped } {
+  const told = dropped && (dropped.outboxFull > 0 || dropped.refused > 0) ? { dropped } : {};
   return {
     events: lines.map(({ event: e, kind, folded }) => ({
       url: e.url,
@@ -114,6 +130,7 @@ export function formatWebhook(lines: readonly Line[]): { events: WebhookEvent[] 
       previousSince: new Date(e.previous.since).toISOString(),
       folded,
     })),
+    ...told,
   };
 }
 

@@ -6,11 +6,12 @@ import { SqliteOutbox } from '../store/sqlite-outbox.js';
 import type { SqliteStore } from '../store/sqlite.js';
 import { DEFAULT_TIMING, Delivery, type DeliveryTiming, type Sender } from './delivery.js';
 import { toNotifyEvent, type Destination } from './event.js';
-import type { Outbox } from './outbox.js';
+import { incidentQuietMs } from './incident.js';
+import type { Outbox, Trimmed } from './outbox.js';
 import { slackSender } from './slack.js';
 import { webhookSender } from './webhook.js';
 
-export type NotifierConfig = Pick<Config, 'slackHookUrl' | 'slackMention' | 'webhookUrl' | 'webhookSecret' | 'notifyBatch' | 'notifyWindowMs'>;
+export type NotifierConfig = Pick<Config, 'slackHookUrl' | 'slackMention' | 'webhookUrl' | 'webhookSecret' | 'notifyBatch' | 'notifyWindowMs' | 'outboxLimit'>;
 
 export interface NotifierOptions {
   config: NotifierConfig;
@@ -49,7 +50,7 @@ export class Notifier {
   constructor(private readonly opts: NotifierOptions) {
     const { config } = opts;
     this.logger = opts.logger.child({ component: 'notifier' });
-    this.outbox = opts.outbox ?? new SqliteOutbox(opts.store);
+    this.outbox = opts.outbox ?? new SqliteOutbox(opts.store, config.outboxLimit);
     const timing: DeliveryTiming = { ...DEFAULT_TIMING, ...opts.timing };
     this.agent = new Agent({ connectTimeout: timing.requestTimeoutMs });
     const senders: Sender[] = [];
@@ -65,6 +66,7 @@ export class Notifier {
         dispatcher: this.agent,
         clock: opts.clock ?? Date.now,
         random: opts.random ?? Math.random,
+        incidentQuietMs: incidentQuietMs(config.notifyWindowMs),
       }));
     }
   }
@@ -83,6 +85,8 @@ export class Notifier {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    // A limit lowered since the last run applies at once, before anything is loaded.
+    this.applyTrims(await this.outbox.trim());
     const left = await this.outbox.counts();
     for (const [destination, n] of Object.entries(left)) {
       if (!this.deliveries.has(destination as Destination)) {
@@ -112,13 +116,22 @@ export class Notifier {
     await this.agent.close();
   }
 
+  private applyTrims(trimmed: readonly Trimmed[]): void {
+    for (const t of trimmed) {
+      const delivery = this.deliveries.get(t.destination as Destination);
+      if (delivery) delivery.dropped(t);
+      else this.logger.warn({ destination: t.destination, dropped: t.count }, 'outbox full: dropped the oldest notifications kept for a destination that is not configured');
+    }
+  }
+
   // Runs synchronously inside the monitor's emit, so the outbox insert joins the same
   // group-commit transaction as the health write of this transition.
   private readonly onTransition = (e: TransitionEvent): void => {
     const event = toNotifyEvent(e);
     this.outbox.add(event, this.destinations).then(
-      (entries) => {
+      ({ entries, trimmed }) => {
         for (const entry of entries) this.deliveries.get(entry.destination)?.add([entry]);
+        this.applyTrims(trimmed);
       },
       (err: unknown) => {
         // Not durable, but still true: deliver it from memory rather than not at all.

@@ -6,6 +6,9 @@ export function slackSender(hookUrl: string, mention: string): Sender {
   return {
     destination: 'slack',
     url: hookUrl,
-    encode: (lines, now) => ({ body: JSON.stringify(formatSlack(lines, { mention, now })), headers: {} }),
+    encode: (lines, { now, opensIncident, dropped }) => ({
+      body: JSON.stringify(formatSlack(lines, { mention: opensIncident ? mention : '', now, dropped })),
+      headers: {},
+    }),
   };
 }

@@ -14,8 +14,8 @@ export function webhookSender(url: string, secret: string | null): Sender {
   return {
     destination: 'webhook',
     url,
-    encode: (lines) => {
-      const body = JSON.stringify(formatWebhook(lines));
+    encode: (lines, { dropped }) => {
+      const body = JSON.stringify(formatWebhook(lines, dropped));
       const headers: Record<string, string> = secret ? { [SIGNATURE_HEADER]: signBody(body, secret) } : {};
       return { body, headers };
     },

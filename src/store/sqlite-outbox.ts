@@ -1,30 +1,53 @@
 import type { Destination, NotifyEvent } from '../notify/event.js';
-import type { Outbox, OutboxEntry } from '../notify/outbox.js';
+import type { Added, Outbox, OutboxEntry, Trimmed } from '../notify/outbox.js';
 import type { SqliteStore } from './sqlite.js';
 
 /**
  * The outbox in the SQLite store. Writes go through the store's group commit, so an event
- * lands in the same transaction as the health change that emitted it.
+ * lands in the same transaction as the health change that emitted it, and the oldest
+ * events of a destination over `limit` leave in that same transaction.
  */
 export class SqliteOutbox implements Outbox {
   private readonly stmts;
+  /**
+   * Rows per destination, counted once and then kept in step, so the limit costs no count
+   * per insert. Forgotten after any failed write: the next use counts again.
+   */
+  private readonly sizes = new Map<string, number>();
 
-  constructor(private readonly store: SqliteStore) {
+  constructor(private readonly store: SqliteStore, private readonly limit: number) {
     const db = store.db;
     this.stmts = {
       insert: db.prepare('INSERT INTO outbox (destination, url, event, created_at) VALUES (?, ?, ?, ?)'),
       pending: db.prepare('SELECT id, destination, event FROM outbox WHERE destination = ? ORDER BY id'),
-      remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
+      remove: db.prepare('DELETE FROM outbox WHERE id = ? RETURNING destination'),
       counts: db.prepare('SELECT destination, COUNT(*) AS n FROM outbox GROUP BY destination'),
+      count: db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE destination = ?'),
+      nthOldest: db.prepare('SELECT id FROM outbox WHERE destination = ? ORDER BY id LIMIT 1 OFFSET ?'),
+      dropThrough: db.prepare('DELETE FROM outbox WHERE destination = ? AND id <= ?'),
     };
   }
 
-  add(event: NotifyEvent, destinations: readonly Destination[]): Promise<OutboxEntry[]> {
+  add(event: NotifyEvent, destinations: readonly Destination[]): Promise<Added> {
     const json = JSON.stringify(event);
     const now = Date.now();
-    return this.store.enqueue(() =>
-      destinations.map((destination) => ({ id: Number(this.stmts.insert.run(destination, event.url, json, now).lastInsertRowid), destination, event })),
-    );
+    return this.write(() => {
+      const entries = destinations.map((destination) => {
+        const size = this.size(destination);
+        const id = Number(this.stmts.insert.run(destination, event.url, json, now).lastInsertRowid);
+        this.sizes.set(destination, size + 1);
+        return { id, destination, event };
+      });
+      const trimmed = destinations.map((d) => this.trimOne(d)).filter((t) => t !== null);
+      return { entries, trimmed };
+    });
+  }
+
+  trim(): Promise<Trimmed[]> {
+    return this.write(() => {
+      const destinations = (this.stmts.counts.all() as Array<{ destination: string }>).map((r) => r.destination);
+      return destinations.map((d) => this.trimOne(d)).filter((t) => t !== null);
+    });
   }
 
   async pending(destination: Destination): Promise<OutboxEntry[]> {
@@ -35,13 +58,56 @@ export class SqliteOutbox implements Outbox {
   delivered(ids: readonly number[]): Promise<void> {
     const stored = ids.filter((id) => id > 0);
     if (stored.length === 0) return Promise.resolve();
-    return this.store.enqueue(() => {
-      for (const id of stored) this.stmts.remove.run(id);
+    return this.write(() => {
+      for (const id of stored) {
+        const row = this.stmts.remove.get(id) as { destination: string } | undefined;
+        const size = row && this.sizes.get(row.destination);
+        if (size !== undefined) this.sizes.set(row!.destination, size - 1);
+      }
     });
   }
 
   async counts(): Promise<Record<string, number>> {
     const rows = this.stmts.counts.all() as Array<{ destination: string; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.destination, r.n]));
+  }
+
+  /**
+   * Deletes the oldest rows of a destination over the limit; inside a write. It trims to
+   * 1 % below the limit: trimming one row per event while the outbox stays full costs a
+   * scan of what the delivery holds in memory each time (measured at 10,000: 131 µs an
+   * event, against 17 µs this way and 12 µs below the limit).
+   */
+  private trimOne(destination: string): Trimmed | null {
+    const size = this.size(destination);
+    if (size <= this.limit) return null;
+    const excess = size - (this.limit - Math.floor(this.limit / 100));
+    const last = this.stmts.nthOldest.get(destination, excess - 1) as { id: number };
+    const count = this.stmts.dropThrough.run(destination, last.id).changes;
+    this.sizes.set(destination, size - count);
+    return { destination, count, throughId: last.id };
+  }
+
+  private size(destination: string): number {
+    let n = this.sizes.get(destination);
+    if (n === undefined) {
+      n = (this.stmts.count.get(destination) as { n: number }).n;
+      this.sizes.set(destination, n);
+    }
+    return n;
+  }
+
+  /** A write through the group commit; a failed one (or a failed commit) makes the sizes be counted again. */
+  private write<T>(fn: () => T): Promise<T> {
+    const done = this.store.enqueue(() => {
+      try {
+        return fn();
+      } catch (err) {
+        this.sizes.clear();
+        throw err;
+      }
+    });
+    done.catch(() => this.sizes.clear());
+    return done;
   }
 }
