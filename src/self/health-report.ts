@@ -50,6 +50,8 @@ export function healthReport(src: HealthSources): HealthReport {
   const notifications: HealthReport['notifications'] = {};
   const problems: string[] = [];
   if (trouble) problems.push(`storage: ${trouble.reason}`);
+  // A configured destination is always there (0 pending), so a dashboard's series never vanishes.
+  for (const d of src.destinations) notifications[d] = { pending: 0, oldestAgeSeconds: null };
   try {
     for (const [destination, b] of Object.entries(src.backlog())) {
       notifications[destination] = { pending: b.pending, oldestAgeSeconds: b.oldestAt === null ? null : Math.max(0, Math.round((now - b.oldestAt) / 100) / 10) };
