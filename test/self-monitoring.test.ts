@@ -77,8 +77,8 @@ describe('/healthz reports SpO₂\'s own health', () => {
       assert.deepEqual(drained.body.notifications, { webhook: { pending: 0, oldestAgeSeconds: null } });
       assert.ok(hook.hits.some((h) => h.method === 'POST'));
     } finally {
-      assert.equal(await spo2.stop(), 0);
       await hook.close();
+      assert.equal(await spo2.stop(), 0);
     }
   });
 });
@@ -100,13 +100,14 @@ describe('the heartbeat (SPO2_HEARTBEAT_URL)', () => {
       const gaps = beat.hits.slice(1).map((h, i) => h.at - beat.hits[i]!.at);
       assert.ok(gaps.every((g) => g >= 250 && g < 3_000), `one every 300 ms: ${gaps}`);
       assert.ok(!JSON.stringify(spo2.logs).includes('token=secret'), 'the URL (and its token) is never logged');
-    } finally {
       assert.equal(await spo2.stop(), 0);
+      const stoppedAt = beat.hits.length;
+      await sleep(1200);
+      assert.equal(beat.hits.length, stoppedAt, 'no heartbeat from a stopped SpO₂');
+    } finally {
+      await spo2.stop();
+      await beat.close();
     }
-    const stoppedAt = beat.hits.length;
-    await sleep(1200);
-    assert.equal(beat.hits.length, stoppedAt, 'no heartbeat from a stopped SpO₂');
-    await beat.close();
   });
 
   it('stops while the storage is degraded (disk full) and comes back when it recovers', { skip: canMount || process.env.CI ? false : 'needs root and unshare -m (a private tmpfs)' }, async () => {
@@ -143,8 +144,8 @@ describe('the heartbeat (SPO2_HEARTBEAT_URL)', () => {
       await waitFor(() => beat.hits.length >= resumedFrom + 2, 10_000, 'heartbeats again');
       await spo2.waitForLog((l) => l.msg === 'heartbeat resumed: SpO₂ is well again', 5_000);
     } finally {
-      assert.equal(await spo2.stop(), 0);
       await beat.close();
+      assert.equal(await spo2.stop(), 0);
     }
   });
 });
