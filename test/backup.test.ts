@@ -114,8 +114,9 @@ describe('spo2 backup and restore', () => {
     const asRoot = process.getuid?.() === 0;
     if (asRoot) chownSync(spo2.dbPath, 65534, 65534); // the service's own user, not root
     const file = join(dir, 'copy.db');
-    const result = await backup(spo2.dbPath, file);
-    assert.equal(result.code, 0, result.stderr);
+    // As docs/operations.md runs it: the path as a flag (sudo keeps no environment).
+    const result = spawnSync(process.execPath, [BIN, 'backup', '--database-path', spo2.dbPath, file], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /: 1 targets, /);
     if (asRoot) {
       for (const suffix of ['-wal', '-shm']) {
