@@ -47,7 +47,8 @@ export class SqliteStore implements Store {
     options: SqliteStoreOptions = {},
   ) {
     const logger = options.logger ?? pino({ enabled: false });
-    this.db = openDatabase(path, ({ from, to }) => logger.info({ from, to, database: path }, from === 0 ? `database created (schema version ${to})` : `database schema migrated from version ${from} to ${to}`));
+    // An upgrade is worth a line (a roll-back then needs the backup); a new file is not.
+    this.db = openDatabase(path, ({ from, to }) => { if (from > 0) logger.info({ from, to, database: path }, `database schema migrated from version ${from} to ${to}`); });
     this.availability = new StoreAvailability({
       logger,
       recheckMs: options.recheckMs ?? RECHECK_MS,
