@@ -18,7 +18,10 @@ import { ProbeResolver } from './probe/dns.js';
 import { OriginGates } from './probe/origin-gate.js';
 import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
+import { Heartbeat } from './self/heartbeat.js';
+import { healthReport, wellLimits } from './self/health-report.js';
 import { logUrlCleanup } from './store/canonical-urls.js';
+import { OutboxBacklog } from './store/sqlite-backlog.js';
 import { SqliteStore } from './store/sqlite.js';
 
 export interface App {
@@ -64,6 +67,16 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const notifier = new Notifier({ config, bus, store, logger });
   await notifier.start();
 
+  const backlog = new OutboxBacklog(store.db);
+  const report = () => healthReport({
+    probesInFlight: () => monitor.probesInFlight,
+    probeLag: () => monitor.probeLag(),
+    storeTrouble: () => store.trouble(),
+    backlog: () => backlog.read(),
+    destinations: notifier.destinations,
+    limits: wellLimits(config),
+  });
+
   const auth = new Authenticator(config);
   const http = createHttpApp({
     registry,
@@ -71,7 +84,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     bodyLimit: config.bodyLimit,
     checkUrl: (url) => checkAllowed(url, config.allowTargets),
     dashboard: (req, reply) => wantsDashboard(req) && (sendDashboard(reply), true),
-    health: () => ({ probesInFlight: monitor.probesInFlight }),
+    health: () => ({ ...report() }),
     storeTrouble: () => store.trouble(),
     https: tls,
   });
@@ -99,6 +112,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   });
 
   monitor.start();
+  const heartbeat = config.heartbeatUrl
+    ? new Heartbeat({ url: config.heartbeatUrl, intervalMs: config.heartbeatIntervalMs, problems: () => report().problems, logger })
+    : null;
+  heartbeat?.start();
   logger.info({ http: httpUrl, ws: wsUrl, database: config.databasePath, targets: stored.length }, 'SpO₂ started');
   for (const note of securityNotes(config)) logger[note.level](note.msg);
 
@@ -106,6 +123,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   return {
     config, httpUrl, wsUrl, bus, monitor, registry,
     stop: () => (stopping ??= (async () => {
+      // First: a stopping SpO₂ is not well, the dead-man's switch must not hear otherwise.
+      const heartbeatStopped = heartbeat?.stop();
       stopTlsReload();
       resolver.cancel(); // lookups in flight end now rather than at their deadline
       // Side by side, not one after another: the whole stop must fit in the CLI's deadline.
@@ -117,6 +136,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         wsServer && new Promise<void>((resolve) => { wsServer!.closeAllConnections(); wsServer!.close(() => resolve()); }),
         notifier.stop(),
         agent.destroy(), // probes still in flight end now
+        heartbeatStopped,
       ]);
       await store.close();
       logger.info('SpO₂ stopped');

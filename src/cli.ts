@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { startApp } from './app.js';
+import { backupCommand } from './backup-command.js';
 import { ConfigError, configHelp, loadConfig } from './config.js';
 import { STATUSES, type Status } from './core/status.js';
 import type { TargetValue } from './core/target.js';
@@ -16,6 +17,7 @@ usage:
   spo2 ls [--status S]              list targets (S: Healthy, Unhealthy, Unreachable)
   spo2 get URL                      show one target
   spo2 hash-password                read a password on stdin, print its hash for SPO2_BASIC_AUTH
+  spo2 backup FILE                  copy the database (DATABASE_PATH) to FILE, safely while serving
 
 client options: --server URL (env SPO2_SERVER, default http://127.0.0.1:8000), --token T (env SPO2_API_TOKEN), --json
 
@@ -33,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'hash-password':
       return hashPasswordCommand();
+    case 'backup':
+      return backupCommand(rest);
     case 'add':
     case 'rm':
     case 'ls':

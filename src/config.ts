@@ -18,6 +18,9 @@ export interface Config {
   slackMention: string;
   webhookUrl: string | null;
   webhookSecret: string | null;
+  /** A dead-man's switch pinged every `heartbeatIntervalMs` while SpO₂ is well; null = none. */
+  heartbeatUrl: string | null;
+  heartbeatIntervalMs: number;
   intervalMs: number;
   fastIntervalMs: number;
   timeoutMs: number;
@@ -137,6 +140,8 @@ const OPTIONS: Option[] = [
   opt('slackMention', 'SPO2_SLACK_MENTION', '<!channel>', text, 'first line of a message that holds a newly bad target; empty = no mention'),
   opt('webhookUrl', 'SPO2_WEBHOOK_URL', '', optionalUrl, 'generic webhook: the same batches as JSON'),
   opt('webhookSecret', 'SPO2_WEBHOOK_SECRET', '', optionalText, 'HMAC-SHA256 key signing webhook bodies'),
+  opt('heartbeatUrl', 'SPO2_HEARTBEAT_URL', '', optionalUrl, "GET this URL every SPO2_HEARTBEAT_INTERVAL while SpO₂ is well (an external dead-man's switch)", true),
+  opt('heartbeatIntervalMs', 'SPO2_HEARTBEAT_INTERVAL', '1m', duration(100), 'how often the heartbeat is sent'),
   opt('intervalMs', 'SPO2_INTERVAL', '3s', duration(100), 'probe period of a target that looks healthy'),
   opt('fastIntervalMs', 'SPO2_FAST_INTERVAL', '800ms', duration(50), 'probe period of a target that looks bad'),
   opt('timeoutMs', 'SPO2_TIMEOUT', '5s', duration(50), "one probe's timeout (connect + response headers)"),

@@ -5,6 +5,6 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { app: 'spo2' },
-    redact: { paths: ['req.headers.authorization', 'config.apiToken', 'config.readToken', 'config.basicAuth', 'config.webhookSecret', 'config.slackHookUrl'], censor: '[redacted]' },
+    redact: { paths: ['req.headers.authorization', 'config.apiToken', 'config.readToken', 'config.basicAuth', 'config.webhookSecret', 'config.slackHookUrl', 'config.heartbeatUrl'], censor: '[redacted]' },
   });
 }

@@ -5,6 +5,7 @@ import { type ChangeKind, type Target, type TargetValue, toValue } from '../core
 import type { EventBus } from '../events.js';
 import { type Store, type StoredTarget, StoreUnavailableError } from '../store/store.js';
 import { DueHeap, type Timed } from './heap.js';
+import { ProbeLag, type ProbeLagSummary } from './lag.js';
 
 /** How early a probe may start so that probes due close together share one timer. */
 const TICK_SLACK_MS = 5;
@@ -81,6 +82,7 @@ export class Monitor {
   private running = false;
   private draining = false;
   private restoredAt: number | null = null;
+  private readonly lag = new ProbeLag();
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -95,6 +97,18 @@ export class Monitor {
 
   get probesInFlight(): number {
     return this.inFlight;
+  }
+
+  /**
+   * How late probes start against their due time: over the last minute, and (`overdueMs`)
+   * the probe most overdue right now but not started (a stalled scheduler or a full queue
+   * shows here before any late probe starts).
+   */
+  probeLag(): ProbeLagSummary & { overdueMs: number } {
+    const now = this.now();
+    const next = this.heap.peek();
+    const oldest = Math.min(next && this.running ? next.dueAt : Infinity, this.waiting[0]?.dueAt ?? Infinity);
+    return { ...this.lag.summary(now), overdueMs: oldest === Infinity ? 0 : Math.max(0, Math.round(now - oldest)) };
   }
 
   /** Loads stored targets with their damped state; their first probes spread over one interval. */
@@ -229,6 +243,7 @@ export class Monitor {
     this.inFlight++;
     e.probing = true;
     e.startedAt = this.now();
+    this.lag.record(e.startedAt - e.dueAt, e.startedAt);
     try {
       this.opts.probe.start(e.prepared, this.settle, e);
     } catch (err) {

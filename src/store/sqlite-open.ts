@@ -13,9 +13,10 @@ export const WRITE_CHECK_SQL = `INSERT INTO store_meta (key, value) VALUES ('wri
  * Opens the database and proves it usable before anything else starts: the folder exists,
  * the file is a SQLite database, `PRAGMA quick_check` finds no damage (it reads every page
  * but skips the index-content cross-check of integrity_check: ~0.1 s for 30,000 targets),
- * and a write commits. Throws StoreUnavailableError naming DATABASE_PATH otherwise.
+ * the schema is not newer than this SpO₂ knows, and a write commits. Throws
+ * StoreUnavailableError naming DATABASE_PATH otherwise. `migrated` hears of the migrations applied.
  */
-export function openDatabase(path: string): Database.Database {
+export function openDatabase(path: string, migrated?: (m: SchemaChange) => void): Database.Database {
   const where = `DATABASE_PATH=${path}`;
   const folder = dirname(resolve(path));
   const stat = statSync(folder, { throwIfNoEntry: false });
@@ -31,7 +32,7 @@ export function openDatabase(path: string): Database.Database {
     db.pragma('foreign_keys = ON');
     const damage = (db.pragma('quick_check(5)') as Array<{ quick_check: string }>).map((r) => r.quick_check);
     if (damage[0] !== 'ok') throw new StoreUnavailableError('corrupt', `database file is corrupted (quick_check: ${damage.join('; ').replace(/\s*\n\s*/g, ' ')})`, where, true);
-    migrate(db);
+    migrate(db, where, migrated);
     const check = db.prepare(WRITE_CHECK_SQL);
     db.transaction(() => check.run(String(Date.now())))();
     return db;
@@ -41,9 +42,26 @@ export function openDatabase(path: string): Database.Database {
   }
 }
 
-function migrate(db: Database.Database): void {
+/** Migrations applied at start-up: the schema went from version `from` (0: a new file) to `to`. */
+export interface SchemaChange {
+  from: number;
+  to: number;
+}
+
+/** The newest schema this SpO₂ knows. */
+export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
+
+function migrate(db: Database.Database, where: string, migrated?: (m: SchemaChange) => void): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+  // A newer SpO₂ migrated this file (an upgrade rolled back without its backup): running on
+  // tables this version does not know could lose what the newer one keeps there.
+  const newest = Math.max(0, ...applied);
+  if (newest > SCHEMA_VERSION) {
+    throw new StoreUnavailableError('newer-schema',
+      `the database has schema version ${newest}, written by a newer SpO₂ (this one knows up to ${SCHEMA_VERSION}): run that newer version, or restore the backup taken before the upgrade`,
+      where, true);
+  }
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
@@ -51,4 +69,5 @@ function migrate(db: Database.Database): void {
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     })();
   }
+  if (newest < SCHEMA_VERSION) migrated?.({ from: newest, to: SCHEMA_VERSION });
 }

@@ -46,9 +46,11 @@ export class SqliteStore implements Store {
     private readonly path: string,
     options: SqliteStoreOptions = {},
   ) {
-    this.db = openDatabase(path);
+    const logger = options.logger ?? pino({ enabled: false });
+    // An upgrade is worth a line (a roll-back then needs the backup); a new file is not.
+    this.db = openDatabase(path, ({ from, to }) => { if (from > 0) logger.info({ from, to, database: path }, `database schema migrated from version ${from} to ${to}`); });
     this.availability = new StoreAvailability({
-      logger: options.logger ?? pino({ enabled: false }),
+      logger,
       recheckMs: options.recheckMs ?? RECHECK_MS,
       check: () => this.enqueue(() => this.stmts.writeCheck.run(String(Date.now()))),
       // A small commit can fit in space SQLite already holds (the tail of a WAL write that

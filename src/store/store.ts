@@ -38,7 +38,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StoreTroubleKind = 'disk-full' | 'read-only' | 'io-error' | 'corrupt' | 'locked' | 'cannot-open';
+export type StoreTroubleKind = 'disk-full' | 'read-only' | 'io-error' | 'corrupt' | 'locked' | 'cannot-open' | 'newer-schema';
 
 /**
  * The storage itself cannot serve a write (disk full, read-only, I/O error, corruption),
