@@ -14,26 +14,19 @@
  * 10 URLs with credentials (refused at registration), a Slack hook that answers 410 to
  * everything, and 20 dashboards that never read their WebSocket.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { startDnsServer, type DnsServer } from '../test/dns-server.js';
+import { canUnshare, startDnsServer, type DnsServer } from '../test/dns-server.js';
 import type { HostilePorts, HostileStats } from './hostile-targets.js';
+import { option } from './options.js';
 import { Child, freePort, rssBytes, sleep, spawnSpo2, waitHealthy, type Spo2Process } from './procs.js';
 import { register } from './register.js';
 import { check, info, mb, pct, table, type Row } from './stats.js';
 import type { WindowStats } from './targets.js';
-
-function option(name: string, env: string): string | undefined {
-  const argv = process.argv.slice(2);
-  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i >= 0) return argv[i]!.includes('=') ? argv[i]!.split('=')[1] : (argv[i + 1]?.startsWith('--') ?? true) ? '1' : argv[i + 1];
-  return process.env[env];
-}
 
 const quick = option('quick', 'BENCH_QUICK') === '1';
 const N = Number(option('n', 'BENCH_N') ?? (quick ? 1000 : 10_000));
@@ -41,17 +34,6 @@ const soakS = Number(option('duration', 'BENCH_DURATION') ?? (quick ? 60 : 600))
 const INTERVAL_MS = 3000;
 const SLOW_MS = 500;
 const NAMED = 50; // healthy targets addressed by a DNS name rather than an IP
-
-/** Can this run give SpO₂ a resolv.conf of its own? */
-function canIsolateDns(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('unshare', ['-m', 'true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A WebSocket client that completes the handshake, then never reads. */
 async function deafDashboard(base: string): Promise<Socket> {
@@ -99,7 +81,7 @@ async function main(): Promise<void> {
     const ports = await targets.call<number[]>({ cmd: 'start', origins: Math.min(N, 1000) });
     const h = await hostile.call<HostilePorts>({ cmd: 'start', slowMs: SLOW_MS });
 
-    const isolated = canIsolateDns();
+    const isolated = canUnshare();
     let prefix: string[] = [];
     if (isolated) {
       dns = await startDnsServer({ ttl: 30 });

@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../src/core/duration.js';
+import { option } from './options.js';
 import { Child, cpuMs, freePort, machineBusyMs, rssBytes, sleep, spawnSpo2, waitHealthy, type Spo2Process } from './procs.js';
 import { register } from './register.js';
 import { burstiness, check, info, mb, ms, pct, perSec, ratio, summarize, table, us, type Row } from './stats.js';
@@ -22,13 +23,6 @@ import type { Coverage, WindowStats } from './targets.js';
 import { measureFailureEvents, type WsResult } from './wsprobe.js';
 
 const RESULTS = new URL('./results/', import.meta.url).pathname;
-
-function option(name: string, env: string): string | undefined {
-  const argv = process.argv.slice(2);
-  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i >= 0) return argv[i]!.includes('=') ? argv[i]!.split('=')[1] : (argv[i + 1]?.startsWith('--') ?? true) ? '1' : argv[i + 1];
-  return process.env[env];
-}
 
 const quick = option('quick', 'BENCH_QUICK') === '1';
 const N = Number(option('n', 'BENCH_N') ?? (quick ? 1000 : 10_000));

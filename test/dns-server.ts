@@ -4,6 +4,7 @@
  * are never answered (a black hole, like a firewalled or dead DNS server), anything else is
  * NXDOMAIN. Point a resolv.conf at it inside a private mount namespace (see dns.test.ts).
  */
+import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 
 export interface DnsServerOptions {
@@ -112,4 +113,15 @@ function aRecord(address: number[], ttl: number): Buffer {
   rr.writeUInt16BE(4, 10);
   for (let i = 0; i < 4; i++) rr[12 + i] = address[i]!;
   return rr;
+}
+
+/** Can this process give a child a private mount namespace (root and `unshare`), for a resolv.conf of its own? */
+export function canUnshare(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync('unshare', ['-m', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -4,14 +4,13 @@
  * black-holed DNS names that cannot make healthy targets on other names look down.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { utimesSync, writeFileSync } from 'node:fs';
 import type { LookupAddress } from 'node:dns';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { HostsFile, parseHosts, parseResolvConf, searchNames } from '../src/probe/dns-files.ts';
 import { ProbeResolver, type DnsQuery } from '../src/probe/dns.ts';
-import { startDnsServer, type DnsServer } from './dns-server.ts';
+import { canUnshare, startDnsServer, type DnsServer } from './dns-server.ts';
 import { api, FAST_ENV, q, startSpo2, startTargetServer, tempDir, type Spo2, type TargetServer } from './helpers.ts';
 
 /** A DNS stand-in: `records[name]` answers (TTL in seconds), `hang` never answers, anything else is NXDOMAIN. */
@@ -229,17 +228,9 @@ describe('probe resolver', () => {
  * getaddrinfo their hanging lookups (10 s each) fill libuv's four threads and the twenty
  * healthy targets, whose names answer at once, time out waiting for a thread.
  */
-const canUnshare = (() => {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('unshare', ['-m', 'true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const isolated = canUnshare();
 
-describe('DNS black holes beside healthy targets', { skip: canUnshare || process.env.CI ? false : 'needs root and unshare (util-linux) for a private mount namespace' }, () => {
+describe('DNS black holes beside healthy targets', { skip: isolated || process.env.CI ? false : 'needs root and unshare (util-linux) for a private mount namespace' }, () => {
   let dns: DnsServer;
   let target: TargetServer;
   let spo2: Spo2;
