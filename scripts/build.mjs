@@ -47,7 +47,7 @@ if (existsSync(webEntry)) {
     entryPoints: [webEntry],
     outfile: join(root, 'dist', 'web', 'app.js'),
     bundle: true,
-    minify: !process.env.SPO2_NO_MINIFY,
+    minify: true,
     format: 'iife',
     target: ['chrome110', 'firefox110', 'safari16'],
     sourcemap: true,

@@ -1,6 +1,6 @@
 import type { ChangeMessage, TargetValue } from '../../src/core/target.js';
 import type { Status } from '../../src/core/status.js';
-import { applyValue, type Card, createCard, fill, tick } from './card.js';
+import { applyValue, type Card, createCard, empty, fill, tick } from './card.js';
 import { ChunkedList } from './layout.js';
 import { isEmpty, matches, parseQuery, type Query } from './query.js';
 
@@ -27,11 +27,13 @@ export interface BoardState {
 /** Above this share of the cards changing in one frame, sorting them and merging is cheaper than placing each. */
 const BULK_SHARE = 0.25;
 /**
- * Above this many cards moving in one frame, the chunks are rebuilt off the document: each
- * card placed in the page shifts one card in every chunk after it, so a few hundred
- * scattered moves would shift nearly every card, one DOM move at a time.
+ * When more cards move in one frame than this share of the cards already shown, the chunks
+ * are rebuilt off the document (a snapshot into an empty or small board): placing cards one
+ * by one in the page shifts one card in every chunk after each. When most cards are already
+ * in place (an outage of 1,000 out of 10,000), moving the shifted ones in the page is
+ * cheaper than taking every built card off the document and back.
  */
-const REBUILD_MOVES = 40;
+const REBUILD_SHARE = 0.5;
 /** Rows of cards per layout chunk (see layout.ts). */
 const ROWS_PER_CHUNK = 6;
 /**
@@ -50,8 +52,6 @@ const FLOOD_MAX_WAIT_MS = 1000;
  * many, so the render at its end has only the ordering and the layout left to do.
  */
 const ABSORB_EVERY = 500;
-/** Idle time given to building the cards off screen, per slice (fallback without requestIdleCallback). */
-const IDLE_SLICE_MS = 8;
 
 const REMOVED = null;
 
@@ -96,16 +96,24 @@ export class Board {
   private readonly moved = new Set<Card>();
   /** Messages applied since the last render. */
   private applied = 0;
-  /** Cards not built yet; the idle builder works through them. */
-  private unfilled = 0;
-  private idleScheduled = false;
+  /** Which lanes show what is inside a card (the wall's small tiles show nothing). */
+  private built = { bad: true, ok: true };
   /** What the DOM updates cost, for the bench (bench/dashboard.ts). */
-  readonly stats = { flushes: 0, messages: 0, totalMs: 0, maxMs: 0, lastMs: 0, filledAt: 0 };
+  readonly stats = { flushes: 0, messages: 0, totalMs: 0, maxMs: 0, lastMs: 0 };
 
-  constructor(private readonly dom: BoardElements, private readonly rendered: (state: BoardState) => void) {
-    const near = (els: HTMLCollection) => this.fillAll(els);
-    this.badList = new ChunkedList(dom.bad, ROWS_PER_CHUNK, () => this.relayout(), near);
-    this.okList = new ChunkedList(dom.ok, ROWS_PER_CHUNK, () => this.relayout(), near);
+  /**
+   * `sized` runs before each layout with how many cards each lane will show, and returns
+   * true when it changed the lanes' style (the wall's tile size): the columns are read again.
+   * `rendered` runs after each render.
+   */
+  constructor(
+    private readonly dom: BoardElements,
+    private readonly sized: (shown: { bad: number; ok: number }) => boolean,
+    private readonly rendered: (state: BoardState) => void,
+  ) {
+    const far = (els: HTMLCollection) => this.emptyAll(els);
+    this.badList = new ChunkedList(dom.bad, ROWS_PER_CHUNK, () => this.relayout(), (els) => this.fillAll(els, this.built.bad), far);
+    this.okList = new ChunkedList(dom.ok, ROWS_PER_CHUNK, () => this.relayout(), (els) => this.fillAll(els, this.built.ok), far);
   }
 
   get size(): number {
@@ -161,6 +169,17 @@ export class Board {
     const a = this.badList.measure();
     const b = this.okList.measure();
     if (a || b) this.relayout();
+  }
+
+  /** Whether the cards of each lane show their inside (URL, status line, reason, data). */
+  setBuilt(built: { bad: boolean; ok: boolean }): void {
+    const split = this.firstHealthy();
+    for (const [lane, cards, list] of [['bad', this.order.slice(0, split), this.badList], ['ok', this.order.slice(split), this.okList]] as const) {
+      if (built[lane] === this.built[lane]) continue;
+      if (built[lane]) for (const els of list.nearChunks()) this.fillAll(els);
+      else for (const card of cards) empty(card);
+    }
+    this.built = { ...built };
   }
 
   private relayout(): void {
@@ -253,7 +272,8 @@ export class Board {
     this.moved.clear();
     if (bulk) this.merge(moved);
     else for (const card of moved) this.place(card);
-    const rebuild = bulk || moved.length + this.removed > REBUILD_MOVES;
+    for (const card of moved) if (!(card.rank === 0 ? this.built.bad : this.built.ok)) empty(card);
+    const rebuild = moved.length + this.removed > Math.max(64, (this.cards.size - moved.length) * REBUILD_SHARE);
     const messages = this.applied;
     this.removed = 0;
     this.applied = 0;
@@ -261,10 +281,14 @@ export class Board {
       this.layoutDirty = false;
       const shown = (card: Card) => this.matches(card);
       const split = this.firstHealthy();
+      if (this.sized(this.countShown(split))) {
+        this.badList.measure();
+        this.okList.measure();
+      }
       this.shownBad = this.badList.render(this.order.slice(0, split), shown, rebuild);
       this.shownOk = this.okList.render(this.order.slice(split), shown, rebuild);
-      for (const list of [this.badList, this.okList]) for (const els of list.nearChunks()) this.fillAll(els);
-      this.scheduleIdleFill();
+      if (this.built.bad) for (const els of this.badList.nearChunks()) this.fillAll(els);
+      if (this.built.ok) for (const els of this.okList.nearChunks()) this.fillAll(els);
     }
     this.rendered({ total: this.cards.size, counts: { ...this.counts }, notChecked: this.notChecked, shownBad: this.shownBad, shownOk: this.shownOk });
     if (this.arrival) {
@@ -290,7 +314,6 @@ export class Board {
     if (!card) {
       card = createCard(msg);
       this.cards.set(msg.url, card);
-      this.unfilled++;
     } else {
       this.count(card, -1);
     }
@@ -313,7 +336,6 @@ export class Board {
     this.cards.delete(url);
     this.moved.delete(card);
     this.count(card, -1);
-    if (!card.parts) this.unfilled--;
     card.el.remove();
     if (!bulk) this.unplace(card);
     this.removed++;
@@ -367,11 +389,24 @@ export class Board {
     this.order = order;
   }
 
+  private countShown(split: number): { bad: number; ok: number } {
+    if (this.statusFilter === 'all' && isEmpty(this.query)) return { bad: split, ok: this.order.length - split };
+    let bad = 0;
+    let ok = 0;
+    this.order.forEach((card, i) => {
+      if (!this.matches(card)) return;
+      if (i < split) bad++;
+      else ok++;
+    });
+    return { bad, ok };
+  }
+
   private matches(card: Card): boolean {
     return (this.statusFilter === 'all' || card.status === this.statusFilter) && matches(this.query, card.search);
   }
 
-  private fillAll(els: HTMLCollection): void {
+  private fillAll(els: HTMLCollection, built = true): void {
+    if (!built) return;
     const now = Date.now();
     for (const el of els) {
       const card = this.cards.get((el as HTMLElement).dataset.url!);
@@ -380,37 +415,18 @@ export class Board {
   }
 
   private build(card: Card, now: number): void {
-    if (card.parts) return;
-    fill(card, this.dom.template, now);
-    this.unfilled--;
+    if (!card.parts) fill(card, this.dom.template, now);
   }
 
   /**
-   * Builds the cards not built yet when the page is idle, in display order, so find-in-page
-   * and screen readers see every card soon after the first render.
+   * Cards that went far from the screen drop their inside: only the few screens around the
+   * viewport are ever built, so moving cards (an outage reorders thousands) stays cheap.
    */
-  private scheduleIdleFill(): void {
-    if (this.unfilled <= 0 || this.idleScheduled) return;
-    this.idleScheduled = true;
-    const idle = (run: (deadline: { timeRemaining(): number }) => void) =>
-      typeof requestIdleCallback === 'function'
-        ? requestIdleCallback(run, { timeout: 1000 })
-        : setTimeout(() => { const end = performance.now() + IDLE_SLICE_MS; run({ timeRemaining: () => end - performance.now() }); }, 50);
-    let cursor = 0;
-    const work = (deadline: { timeRemaining(): number }) => {
-      const now = Date.now();
-      while (cursor < this.order.length && this.unfilled > 0 && deadline.timeRemaining() > 1) {
-        for (const stop = Math.min(this.order.length, cursor + 50); cursor < stop; cursor++) {
-          this.build(this.order[cursor]!, now);
-        }
-      }
-      if (this.unfilled > 0 && cursor < this.order.length) idle(work);
-      else {
-        this.idleScheduled = false;
-        if (this.unfilled <= 0) this.stats.filledAt = performance.now();
-        else this.scheduleIdleFill(); // the order changed under the cursor: start over
-      }
-    };
-    idle(work);
+  private emptyAll(els: HTMLCollection): void {
+    const active = document.activeElement;
+    for (const el of els) {
+      const card = this.cards.get((el as HTMLElement).dataset.url!);
+      if (card && !(active && el.contains(active))) empty(card);
+    }
   }
 }

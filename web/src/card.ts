@@ -5,10 +5,10 @@ import type { Searchable } from './query.js';
 
 /**
  * One target's element and what it shows. The element itself (with `data-url`,
- * `data-status`, `data-checked`) exists from the first message; what is inside it — URL,
- * status line, reason, data — is built only when the card comes near the screen or the
- * page is idle (`fill`): at 10,000 targets, building every card up front was most of the
- * first render, for cards nobody sees yet.
+ * `data-status`, `data-checked`, and the URL as its title) exists from the first message;
+ * what is inside it — URL, status line, reason, data — is built only while the card is
+ * within a screen of the viewport (`fill`, `empty`): at 10,000 targets, building every
+ * card up front was most of the first render, and moving built cards most of an outage's.
  */
 export interface Card {
   url: string;
@@ -89,6 +89,13 @@ export function fill(card: Card, template: HTMLTemplateElement, now: number): vo
   };
   render(card, card.parts, now);
   card.el.append(...proto.childNodes);
+}
+
+/** Drops the inside of a card far from the screen (its element and attributes stay). */
+export function empty(card: Card): void {
+  if (!card.parts) return;
+  card.parts = null;
+  card.el.replaceChildren();
 }
 
 /** Refreshes the relative times ("for 2 min", "checked 3 s ago") of a filled card. */

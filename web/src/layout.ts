@@ -17,13 +17,15 @@ export class ChunkedList {
 
   /**
    * `resized` runs when the column count changes (the window was resized); `nearScreen` with
-   * the cards of a chunk that comes within a screen of the viewport.
+   * the cards of a chunk that comes within a screen of the viewport, `farScreen` with those
+   * of one that leaves it.
    */
   constructor(
     private readonly root: HTMLElement,
     private readonly rowsPerChunk: number,
     resized: () => void,
     nearScreen: (els: HTMLCollection) => void,
+    farScreen: (els: HTMLCollection) => void,
   ) {
     this.stash = document.createElement('div');
     this.stash.hidden = true;
@@ -37,8 +39,10 @@ export class ChunkedList {
         this.nearKnown = true;
         for (const e of entries) {
           const chunk = e.target as HTMLElement;
-          if (!e.isIntersecting) this.near.delete(chunk);
-          else if (chunk.isConnected) {
+          if (!e.isIntersecting) {
+            this.near.delete(chunk);
+            farScreen(chunk.children);
+          } else if (chunk.isConnected) {
             this.near.add(chunk);
             nearScreen(chunk.children);
           }

@@ -26,12 +26,15 @@ function start(): void {
   for (const el of document.querySelectorAll<HTMLElement>('[data-count]')) counts.set(el.dataset.count as StatusFilter, el);
   const empty = byId('empty');
   const summary = byId('summary');
-  let state: BoardState | null = null;
-  const board = new Board({ bad: byId('bad-lane'), ok: byId('ok-lane'), template: byId<HTMLTemplateElement>('card-template') }, (s) => {
-    state = s;
-    showCounts(s);
-    if (wall) sizeWall();
-  });
+  let laneCounts = { bad: 0, ok: 0 };
+  const board = new Board(
+    { bad: byId('bad-lane'), ok: byId('ok-lane'), template: byId<HTMLTemplateElement>('card-template') },
+    (s) => {
+      laneCounts = s;
+      return wall && sizeWall();
+    },
+    (s) => showCounts(s),
+  );
   const connection = byId('connection');
   const banner = byId('banner');
 
@@ -84,31 +87,33 @@ function start(): void {
     history.replaceState(null, '', url);
     if (wall) sizeWall();
     else {
+      board.setBuilt({ bad: true, ok: true });
       main.removeAttribute('data-bad-tier');
       main.style.removeProperty('--tile');
       main.style.removeProperty('--tile-gap');
     }
     board.restyled();
   };
-  const sizeWall = () => {
-    if (!state) return;
+  /** Sizes the wall's tiles for the cards shown; true when that changed the style. */
+  const sizeWall = (): boolean => {
     const rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
     const style = getComputedStyle(main);
     const width = main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
     const height = main.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
-    const sizes = wallSizes(Math.floor(width), Math.floor(height), state.shownBad, state.shownOk, rem);
+    const sizes = wallSizes(Math.floor(width), Math.floor(height), laneCounts.bad, laneCounts.ok, rem);
     const tile = `${sizes.tile}px`;
     const gap = `${sizes.gap}px`;
-    if (main.dataset.badTier === sizes.badTier && main.style.getPropertyValue('--tile') === tile && main.style.getPropertyValue('--tile-gap') === gap) return;
+    if (main.dataset.badTier === sizes.badTier && main.style.getPropertyValue('--tile') === tile && main.style.getPropertyValue('--tile-gap') === gap) return false;
     main.dataset.badTier = sizes.badTier;
+    board.setBuilt({ bad: sizes.badTier !== 'tiny', ok: false });
     // CSSOM, not a style attribute in markup: allowed by the page's CSP (style-src 'self').
     main.style.setProperty('--tile', tile);
     main.style.setProperty('--tile-gap', gap);
     main.style.setProperty('--bad-gap', `${BAD_GAP}rem`);
-    board.restyled();
+    return true;
   };
   new ResizeObserver(() => {
-    if (wall) sizeWall();
+    if (wall && sizeWall()) board.restyled();
   }).observe(main);
   toggle.addEventListener('click', () => setView(!wall));
   if (params.get('view') === 'wall') setView(true);
