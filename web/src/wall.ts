@@ -24,7 +24,7 @@ interface Tier {
 
 /** The tiles of bad targets, largest first; see style.css (`.wall[data-bad-tier=…]`). */
 export const BAD_TIERS: readonly Tier[] = [
-  { tier: 'large', minWidth: 24, height: 8.5 },
+  { tier: 'large', minWidth: 24, height: 10 },
   { tier: 'medium', minWidth: 15, height: 3.4 },
   { tier: 'small', minWidth: 11, height: 1.8 },
 ];
