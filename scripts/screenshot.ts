@@ -1,7 +1,9 @@
 /**
  * Makes docs/dashboard.png: SpO₂ with a realistic mix of targets (healthy, failing with
  * several status codes, refused, unknown hosts), screenshotted in headless Chromium.
- * Run: npm run build && node --import tsx scripts/screenshot.ts [--dark]
+ * `--dark`: docs/dashboard-dark.png. `--wall`: docs/dashboard-wall.png, the wall view on a
+ * 1920×1080 screen with 2,000 more healthy targets.
+ * Run: npm run build && node --import tsx scripts/screenshot.ts [--dark | --wall]
  */
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -14,10 +16,13 @@ export const CHROMIUM = {
 };
 
 const dark = process.argv.includes('--dark');
-const out = join(new URL('..', import.meta.url).pathname, 'docs', dark ? 'dashboard-dark.png' : 'dashboard.png');
+const wall = process.argv.includes('--wall');
+const out = join(new URL('..', import.meta.url).pathname, 'docs', wall ? 'dashboard-wall.png' : dark ? 'dashboard-dark.png' : 'dashboard.png');
+/** The wall's crowd of healthy targets, checked every 10 s so 2,000 cost little. */
+const CROWD = wall ? 2000 : 0;
 
 const targets = await startTargetServer();
-const spo2 = await startSpo2({ env: { SPO2_INTERVAL: '300ms', SPO2_FAST_INTERVAL: '100ms', SPO2_TIMEOUT: '800ms' } });
+const spo2 = await startSpo2({ env: { SPO2_INTERVAL: wall ? '10s' : '300ms', SPO2_FAST_INTERVAL: '100ms', SPO2_TIMEOUT: '800ms' } });
 try {
   const local = (host: string, path: string) => `http://${host}:${targets.port}${path}`;
   const healthy: [string, object?][] = [
@@ -46,20 +51,25 @@ try {
     ['https://ledger.internal.example/health', { team: 'finance', env: 'prod' }],
     [`http://127.0.0.1:9/metrics/health`, { team: 'observability' }],
   ];
-  for (const [url, data] of all) {
-    const res = await api(spo2.httpUrl, 'PUT', q(url), data);
-    if (res.status !== 200) throw new Error(`PUT ${url}: ${res.status} ${JSON.stringify(res.body)}`);
+  const teams = ['orders', 'payments', 'search', 'identity', 'catalog', 'growth', 'ml', 'platform'];
+  for (let i = 0; i < CROWD; i++) all.push([local('127.0.0.1', `/pods/${teams[i % teams.length]}-${i}/health`), { team: teams[i % teams.length] }]);
+  for (let i = 0; i < all.length; i += 50) {
+    await Promise.all(all.slice(i, i + 50).map(async ([url, data]) => {
+      const res = await api(spo2.httpUrl, 'PUT', q(url), data);
+      if (res.status !== 200) throw new Error(`PUT ${url}: ${res.status} ${JSON.stringify(res.body)}`);
+    }));
   }
-  // Let the bad ones be reported (and be bad for a few seconds) before the picture.
+  // Let the bad ones be reported (and be bad for a few seconds), and every target checked, before the picture.
   await waitFor(async () => {
-    const list = (await api(spo2.httpUrl, 'GET', '/all')).body as { status: string }[];
-    return list.filter((v) => v.status !== 'Healthy').length === 5;
-  }, 20_000, 'five bad targets');
+    const list = (await api(spo2.httpUrl, 'GET', '/all')).body as { status: string; lastCheck: string | null }[];
+    return list.filter((v) => v.status !== 'Healthy').length === 5 && list.every((v) => v.lastCheck !== null);
+  }, 30_000, 'five bad targets, every target checked');
   await new Promise((r) => setTimeout(r, 4000));
 
   const browser = await chromium.launch(CHROMIUM);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 760 }, deviceScaleFactor: 1, colorScheme: dark ? 'dark' : 'light' });
-  await page.goto(spo2.httpUrl + '/');
+  const viewport = wall ? { width: 1920, height: 1080 } : { width: 1280, height: 760 };
+  const page = await browser.newPage({ viewport, deviceScaleFactor: 1, colorScheme: dark ? 'dark' : 'light' });
+  await page.goto(spo2.httpUrl + (wall ? '/?view=wall' : '/'));
   await page.waitForSelector('[data-connection="live"]');
   await page.waitForFunction((n) => document.querySelectorAll('[data-url]').length === n, all.length);
   await page.waitForTimeout(1200);

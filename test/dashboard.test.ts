@@ -232,6 +232,128 @@ describe('dashboard', () => {
     await waitForStatus(page, gone, null);
   });
 
+  test('search matches custom data values, and field:value filters by a data field', async () => {
+    const s = await spo2();
+    const search = targets.url('/find/a');
+    const searchInfra = targets.url('/find/b');
+    const payments = targets.url('/find/c');
+    await put(s, search, { team: 'search', owner: 'Ada Lovelace' });
+    await put(s, searchInfra, { team: 'search-infra' });
+    await put(s, payments, { team: 'payments', tier: 1 });
+    const page = await open(s);
+    for (const url of [search, searchInfra, payments]) await waitForStatus(page, url, 'Healthy');
+    const shown = () => page.$$eval('#targets .chunk [data-url]', (els) => els.map((e) => (e as HTMLElement).dataset.url).sort());
+    const expectShown = async (query: string, urls: string[]) => {
+      await page.fill('#search', query);
+      const want = JSON.stringify([...urls].sort());
+      await waitFor(async () => JSON.stringify(await shown()) === want || undefined, 5000, `"${query}" shows ${want} (shows ${JSON.stringify(await shown())})`);
+    };
+    await expectShown('payments', [payments]); // a data value, not in any URL
+    await expectShown('lovelace', [search]); // any case
+    await expectShown('search', [search, searchInfra]); // a plain word is a substring
+    await expectShown('team:search', [search]); // a field is an exact value
+    await expectShown('TEAM:Search-Infra', [searchInfra]);
+    await expectShown('team:search find/a', [search]); // every part must match
+    await expectShown('tier:1', [payments]);
+    await expectShown('owner:"ada lovelace"', [search]);
+    await expectShown('team:nobody', []);
+    assert.equal(await page.textContent('#empty'), 'No target matches this filter.');
+    // Hidden targets keep their element (the contract): they wait in the hidden stash.
+    assert.equal(await page.locator('[data-url]').count(), 3);
+  });
+
+  test('a long URL wraps after / . - only, and every card says when it was last checked', async () => {
+    const s = await spo2();
+    const path = '/wrap/a-rather-long-service-name/with.several.dotted.segments/and-more-words/health-check-endpoint';
+    const url = targets.url(path);
+    await put(s, url);
+    const page = await browser.newPage({ viewport: { width: 360, height: 800 } });
+    cleanups.push(() => page.close());
+    await page.goto(s.httpUrl + '/');
+    await waitForStatus(page, url, 'Healthy');
+    const link = page.locator(`[data-url="${url}"] a.url`);
+    await link.waitFor();
+    assert.equal(await link.textContent(), url, 'the link reads as the exact URL');
+    const layout = await link.evaluate((a) => {
+      // Each piece of text between two <wbr> must sit on one line: a break only ever falls at a <wbr>.
+      const pieces: { text: string; lines: number }[] = [];
+      const walker = document.createTreeWalker(a, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        pieces.push({ text: node.textContent ?? '', lines: tops.size });
+      }
+      const range = document.createRange();
+      range.selectNodeContents(a);
+      const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
+      return { pieces, lines, wbrs: a.querySelectorAll('wbr').length };
+    });
+    assert.ok(layout.lines > 1, `the URL wraps in a narrow card (${layout.lines} line)`);
+    assert.ok(layout.wbrs >= 10, 'a <wbr> after each / . -');
+    for (const piece of layout.pieces) assert.equal(piece.lines, 1, `"${piece.text}" is not cut mid-word`);
+    assert.ok(layout.pieces.some((p) => p.text === 'rather-') && layout.pieces.some((p) => p.text === 'dotted.'), 'pieces end after - and .');
+    const checked = page.locator(`[data-url="${url}"] .checked`);
+    await waitFor(async () => /^checked (just now|\d+ s ago)$/.test((await checked.textContent()) ?? '') || undefined, 5000, 'last check shown');
+    assert.match((await checked.getAttribute('title')) ?? '', /^last check /);
+  });
+
+  test('the wall view: a summary line, every target a tile with its data-url and data-status, 3,000 targets without scrolling', async () => {
+    // 3,000 targets checked every 10 s (first checks spread over those 10 s) cost little.
+    const s = await spo2({ env: { SPO2_INTERVAL: '10s', SPO2_FAST_INTERVAL: '100ms' } });
+    targets.set('/wall/down', { status: 503 });
+    const down = targets.url('/wall/down');
+    const refused = await refusedUrl('/wall/refused');
+    const healthy = Array.from({ length: 3000 }, (_, i) => targets.url(`/wall/ok/${i}`));
+    for (let i = 0; i < healthy.length; i += 50) await Promise.all(healthy.slice(i, i + 50).map((url) => put(s, url, { team: i % 2 ? 'a' : 'b' })));
+    await put(s, down);
+    await put(s, refused);
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    cleanups.push(() => page.close());
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    await page.goto(s.httpUrl + '/?view=wall');
+    await page.waitForSelector('[data-connection="live"]');
+    // Until every target had its first check, the line also counts those not checked yet.
+    await waitFor(async () => (await page.textContent('#summary')) === '1 DOWN · 1 UNREACHABLE · 3,000 OK' || undefined, 30_000, 'the summary line');
+
+    const tiles = await page.$$eval('[data-url]', (els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { url: (e as HTMLElement).dataset.url!, status: (e as HTMLElement).dataset.status!, left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width };
+    }));
+    assert.equal(tiles.length, 3002);
+    assert.deepEqual(new Set(tiles.map((t) => t.url)), new Set([...healthy, down, refused]));
+    const byUrl = new Map(tiles.map((t) => [t.url, t]));
+    assert.equal(byUrl.get(down)!.status, 'Unhealthy');
+    assert.equal(byUrl.get(refused)!.status, 'Unreachable');
+    assert.ok(healthy.every((u) => byUrl.get(u)!.status === 'Healthy'));
+    // Bad targets are large tiles that say what is wrong; healthy ones small squares.
+    assert.ok(byUrl.get(down)!.width > 10 * byUrl.get(healthy[0]!)!.width, 'bad tiles are large');
+    assert.equal(await page.locator(`[data-url="${down}"] .reason`).textContent(), '503 Service Unavailable');
+    assert.ok(await page.locator(`[data-url="${down}"] .reason`).isVisible());
+    // Everything on one screen: no scrolling, every tile inside the viewport.
+    const page1 = await page.evaluate(() => ({ sh: document.documentElement.scrollHeight, sw: document.documentElement.scrollWidth, h: innerHeight, w: innerWidth }));
+    assert.ok(page1.sh <= page1.h && page1.sw <= page1.w, `no scrollbars (${JSON.stringify(page1)})`);
+    assert.ok(tiles.every((t) => t.left >= 0 && t.top >= 0 && t.right <= 1920 && t.bottom <= 1080), 'every tile on screen');
+    const summarySize = await page.$eval('#summary', (e) => parseFloat(getComputedStyle(e).fontSize));
+    assert.ok(summarySize >= 48, `the summary is readable across a room (${summarySize}px)`);
+
+    // The toggle goes back to cards and forth again; the URL says which.
+    await page.click('#view-toggle');
+    await page.waitForFunction(() => !document.body.classList.contains('wall') && !location.search.includes('view=wall'));
+    await page.click('#view-toggle');
+    await page.waitForFunction(() => document.body.classList.contains('wall') && location.search.includes('view=wall'));
+
+    // The server goes away: a full-width banner says so, not a corner note.
+    await s.stop();
+    const banner = page.locator('#banner');
+    await banner.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match((await banner.textContent()) ?? '', /Connection to SpO₂ lost/);
+    const box = (await banner.boundingBox())!;
+    assert.ok(box.width >= 1900 && box.height >= 40, `the banner spans the screen (${JSON.stringify(box)})`);
+    assert.deepEqual(problems, []);
+  });
+
   test('never runs HTML from custom data or an HTTP reason phrase', async () => {
     const s = await spo2();
     const payload = '<img src=x onerror="window.__pwned=1">';

@@ -1,45 +1,57 @@
-import type { ChangeMessage } from '../../src/core/target.js';
+import type { ChangeMessage, TargetValue } from '../../src/core/target.js';
 import type { Status } from '../../src/core/status.js';
-import { formatData, formatDuration, formatLatency, splitUrl } from './format.js';
+import { applyValue, type Card, createCard, empty, fill, tick } from './card.js';
 import { ChunkedList } from './layout.js';
+import { isEmpty, matches, parseQuery, type Query } from './query.js';
 
 export type StatusFilter = Status | 'all';
 
-/** One target's card and the elements that change with it. */
-interface Card {
-  url: string;
-  /** Lower-cased once, for the search box. */
-  needle: string;
-  status: Status;
-  /** 0 for a bad target, 1 for a healthy one: bad ones sort first. */
-  rank: number;
-  /** The rank it is sorted by in `order` (differs from `rank` until it is placed again). */
-  placedRank: number;
-  since: number;
-  el: HTMLElement;
-  reason: HTMLElement;
-  sinceEl: HTMLElement;
-  latency: HTMLElement;
-  statusEl: HTMLElement;
-  data: HTMLElement;
-}
-
 interface BoardElements {
-  list: HTMLElement;
+  /** The bad targets' lane and the healthy targets' lane. */
+  bad: HTMLElement;
+  ok: HTMLElement;
   template: HTMLTemplateElement;
-  empty: HTMLElement;
-  counts: Map<StatusFilter, HTMLElement>;
 }
 
-/** Above this share of the cards changing in one frame, re-sorting everything is cheaper. */
+/** What the board shows, after each render (the counts, the summary, the wall's sizes). */
+export interface BoardState {
+  total: number;
+  counts: Record<Status, number>;
+  /** Healthy by contract but never checked yet. */
+  notChecked: number;
+  /** Cards the filters show, bad and healthy. */
+  shownBad: number;
+  shownOk: number;
+}
+
+/** Above this share of the cards changing in one frame, sorting them and merging is cheaper than placing each. */
 const BULK_SHARE = 0.25;
 /**
- * While a snapshot streams in, render at most this often: each partial render re-sorts and
- * moves cards, so 10,000 targets would otherwise pay that cost dozens of times.
+ * When more cards move in one frame than this share of the cards already shown, the chunks
+ * are rebuilt off the document (a snapshot into an empty or small board): placing cards one
+ * by one in the page shifts one card in every chunk after each. When most cards are already
+ * in place (an outage of 1,000 out of 10,000), moving the shifted ones in the page is
+ * cheaper than taking every built card off the document and back.
  */
-const RESYNC_RENDER_MS = 1000;
+const REBUILD_SHARE = 0.5;
 /** Rows of cards per layout chunk (see layout.ts). */
 const ROWS_PER_CHUNK = 6;
+/**
+ * A flood (a 10,000-target snapshot, a big outage) is rendered once it pauses, not every
+ * frame: rendering while it streams in slowed the stream itself down by half (each frame's
+ * style, layout and paint compete with receiving). More than FLOOD messages queued makes a
+ * flood; it is rendered after FLOOD_QUIET_MS without a message, or FLOOD_MAX_WAIT_MS at the
+ * latest so a long one still shows progress. A pause taken for the end is only an early render.
+ * A snapshot (a resync) is a flood from its first message.
+ */
+const FLOOD = 200;
+const FLOOD_QUIET_MS = 30;
+const FLOOD_MAX_WAIT_MS = 1000;
+/**
+ * While a flood streams in, its messages are applied to their cards (no layout) every this
+ * many, so the render at its end has only the ordering and the layout left to do.
+ */
+const ABSORB_EVERY = 500;
 
 const REMOVED = null;
 
@@ -52,32 +64,56 @@ const compare = (a: Card, b: Card) => compareKey(a.rank, a.url, b.rank, b.url);
 
 /**
  * The cards, kept in order (bad first, then by URL) with keyed, incremental DOM updates.
- * Messages are only queued; the DOM is touched once per animation frame, so a burst of
- * thousands of changes costs one layout, and a target changed ten times renders once.
+ * Messages are only queued; the DOM is touched at most once per animation frame, so a burst
+ * of thousands of changes costs one layout, and a target changed ten times renders once.
  */
 export class Board {
   private readonly cards = new Map<string, Card>();
-  /** Every card in display order, mirroring the children of `list`. */
+  /** Every card in display order: the bad lane's, then the healthy lane's. */
   private order: Card[] = [];
   private readonly pending = new Map<string, ChangeMessage | typeof REMOVED>();
-  private readonly bad = new Set<Card>();
   private readonly counts: Record<Status, number> = { Healthy: 0, Unhealthy: 0, Unreachable: 0 };
+  private notChecked = 0;
   private frame = 0;
-  private resyncTimer: ReturnType<typeof setTimeout> | undefined;
-  private query = '';
+  private floodTimer: ReturnType<typeof setTimeout> | undefined;
+  /** performance.now() of the last message and of the first one not rendered yet (see FLOOD). */
+  private lastPushAt = 0;
+  private waitingSince = 0;
+  private query: Query = parseQuery('');
   private statusFilter: StatusFilter = 'all';
   /** URLs seen since a resync began; null when not resyncing. */
   private resyncSeen: Set<string> | null = null;
   private arrival: { url: string; then: (el: HTMLElement) => void } | null = null;
-  private readonly layout: ChunkedList;
+  private readonly badList: ChunkedList;
+  private readonly okList: ChunkedList;
   /** Order or filter changed since the last layout. */
   private layoutDirty = false;
-  private shown = 0;
+  private shownBad = 0;
+  private shownOk = 0;
+  /** Cards removed since the last render. */
+  private removed = 0;
+  /** Cards whose place in the order must change at the next render (new, or their rank changed). */
+  private readonly moved = new Set<Card>();
+  /** Messages applied since the last render. */
+  private applied = 0;
+  /** Which lanes show what is inside a card (the wall's small tiles show nothing). */
+  private built = { bad: true, ok: true };
   /** What the DOM updates cost, for the bench (bench/dashboard.ts). */
   readonly stats = { flushes: 0, messages: 0, totalMs: 0, maxMs: 0, lastMs: 0 };
 
-  constructor(private readonly dom: BoardElements) {
-    this.layout = new ChunkedList(dom.list, ROWS_PER_CHUNK, () => this.relayout());
+  /**
+   * `sized` runs before each layout with how many cards each lane will show, and returns
+   * true when it changed the lanes' style (the wall's tile size): the columns are read again.
+   * `rendered` runs after each render.
+   */
+  constructor(
+    private readonly dom: BoardElements,
+    private readonly sized: (shown: { bad: number; ok: number }) => boolean,
+    private readonly rendered: (state: BoardState) => void,
+  ) {
+    const far = (els: HTMLCollection) => this.emptyAll(els);
+    this.badList = new ChunkedList(dom.bad, ROWS_PER_CHUNK, () => this.relayout(), (els) => this.fillAll(els, this.built.bad), far);
+    this.okList = new ChunkedList(dom.ok, ROWS_PER_CHUNK, () => this.relayout(), (els) => this.fillAll(els, this.built.ok), far);
   }
 
   get size(): number {
@@ -88,7 +124,19 @@ export class Board {
   push(msg: ChangeMessage): void {
     this.resyncSeen?.add(msg.url);
     this.pending.set(msg.url, msg.status === 'Removed' ? REMOVED : msg);
+    this.lastPushAt = performance.now();
+    if (this.pending.size >= ABSORB_EVERY && this.floodTimer !== undefined) this.absorb();
     this.schedule();
+  }
+
+  /** Applies the queued changes to their cards, leaving removals and the layout to the render. */
+  private absorb(): void {
+    const now = Date.now();
+    for (const [url, msg] of this.pending) {
+      if (msg === REMOVED) continue;
+      this.pending.delete(url);
+      this.upsert(msg, now);
+    }
   }
 
   /** A new connection: what its snapshot does not mention is gone once `endResync` runs. */
@@ -107,13 +155,31 @@ export class Board {
   }
 
   setSearch(text: string): void {
-    this.query = text.trim().toLowerCase();
+    this.query = parseQuery(text);
     this.relayout();
   }
 
   setStatusFilter(filter: StatusFilter): void {
     this.statusFilter = filter;
     this.relayout();
+  }
+
+  /** The page's style changed (the view): the lanes read their column counts again. */
+  restyled(): void {
+    const a = this.badList.measure();
+    const b = this.okList.measure();
+    if (a || b) this.relayout();
+  }
+
+  /** Whether the cards of each lane show their inside (URL, status line, reason, data). */
+  setBuilt(built: { bad: boolean; ok: boolean }): void {
+    const split = this.firstHealthy();
+    for (const [lane, cards, list] of [['bad', this.order.slice(0, split), this.badList], ['ok', this.order.slice(split), this.okList]] as const) {
+      if (built[lane] === this.built[lane]) continue;
+      if (built[lane]) for (const els of list.nearChunks()) this.fillAll(els);
+      else for (const card of cards) empty(card);
+    }
+    this.built = { ...built };
   }
 
   private relayout(): void {
@@ -124,136 +190,155 @@ export class Board {
   /** Calls `then` with the card of `url` as soon as it exists (now, or when it arrives). */
   whenPresent(url: string, then: (el: HTMLElement) => void): void {
     const card = this.cards.get(url);
-    if (card) then(card.el);
-    else this.arrival = { url, then };
+    if (card) {
+      this.build(card, Date.now());
+      then(card.el);
+    } else this.arrival = { url, then };
   }
 
-  /** Refreshes the "for how long" of bad targets; called every second. */
+  /** Refreshes the relative times of the cards on or near the screen; called every second. */
   tick(now = Date.now()): void {
-    for (const card of this.bad) setText(card.sinceEl, `for ${formatDuration(now - card.since)}`);
+    for (const card of this.nearCards()) tick(card, now);
+  }
+
+  /** The cards on or near the screen (the ones worth keeping fresh). */
+  nearCards(): Card[] {
+    const near: Card[] = [];
+    for (const list of [this.badList, this.okList]) {
+      for (const els of list.nearChunks()) {
+        for (const el of els) {
+          const card = this.cards.get((el as HTMLElement).dataset.url!);
+          if (card) near.push(card);
+        }
+      }
+    }
+    return near;
+  }
+
+  /**
+   * A fresher value from the API for a card whose stream is quiet (a steady target sends
+   * nothing): only the time and latency of its last check are taken; the status stays the
+   * stream's, which is ordered.
+   */
+  refreshCheck(value: TargetValue): void {
+    const card = this.cards.get(value.url);
+    if (!card || value.lastCheck === null || value.status !== card.status) return;
+    const at = Date.parse(value.lastCheck);
+    if (card.lastCheck !== null && at <= card.lastCheck) return;
+    applyValue(card, { ...card.value, lastCheck: value.lastCheck, latencyMs: value.latencyMs, lastStatus: value.lastStatus, lastReason: value.lastReason }, Date.now());
   }
 
   private schedule(): void {
-    if (this.resyncSeen) {
-      this.resyncTimer ??= setTimeout(() => this.flush(), RESYNC_RENDER_MS);
-    } else if (this.frame === 0) {
-      clearTimeout(this.resyncTimer);
-      this.resyncTimer = undefined;
-      this.frame = requestAnimationFrame(() => this.flush());
+    // A snapshot is a flood from its first message: rendering its first few cards would
+    // only make the rest come later.
+    if (this.pending.size <= FLOOD && !this.resyncSeen) {
+      if (this.frame === 0 && this.floodTimer === undefined) this.frame = requestAnimationFrame(() => this.flush());
+      return;
     }
+    if (this.floodTimer !== undefined) return;
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.waitingSince ||= performance.now();
+    const check = () => {
+      const now = performance.now();
+      const quiet = this.lastPushAt + FLOOD_QUIET_MS - now;
+      const latest = this.waitingSince + FLOOD_MAX_WAIT_MS - now;
+      if (quiet > 0 && latest > 0) {
+        this.floodTimer = setTimeout(check, Math.min(quiet, latest));
+        return;
+      }
+      this.floodTimer = undefined;
+      this.flush();
+    };
+    this.floodTimer = setTimeout(check, FLOOD_QUIET_MS);
   }
 
   private flush(): void {
     const started = performance.now();
     cancelAnimationFrame(this.frame);
     this.frame = 0;
-    clearTimeout(this.resyncTimer);
-    this.resyncTimer = undefined;
+    clearTimeout(this.floodTimer);
+    this.floodTimer = undefined;
+    this.waitingSince = 0;
     const batch = [...this.pending];
     this.pending.clear();
-    const bulk = batch.length > Math.max(64, this.cards.size * BULK_SHARE);
-    const moved: Card[] = [];
+    const bulk = this.applied + batch.length > Math.max(64, this.cards.size * BULK_SHARE);
     const now = Date.now();
     for (const [url, msg] of batch) {
       if (msg === REMOVED) this.remove(url, bulk);
-      else {
-        const card = this.upsert(msg, now);
-        if (card) moved.push(card);
-      }
+      else this.upsert(msg, now);
     }
-    if (bulk) this.resort();
+    const moved = [...this.moved];
+    this.moved.clear();
+    if (bulk) this.merge(moved);
     else for (const card of moved) this.place(card);
-    if (this.layoutDirty || bulk || moved.length > 0) {
+    for (const card of moved) if (!(card.rank === 0 ? this.built.bad : this.built.ok)) empty(card);
+    const rebuild = moved.length + this.removed > Math.max(64, (this.cards.size - moved.length) * REBUILD_SHARE);
+    const messages = this.applied;
+    this.removed = 0;
+    this.applied = 0;
+    if (this.layoutDirty || rebuild || moved.length > 0) {
       this.layoutDirty = false;
-      this.shown = this.layout.render(this.order, (card) => this.matches(card));
+      const shown = (card: Card) => this.matches(card);
+      const split = this.firstHealthy();
+      if (this.sized(this.countShown(split))) {
+        this.badList.measure();
+        this.okList.measure();
+      }
+      this.shownBad = this.badList.render(this.order.slice(0, split), shown, rebuild);
+      this.shownOk = this.okList.render(this.order.slice(split), shown, rebuild);
+      if (this.built.bad) for (const els of this.badList.nearChunks()) this.fillAll(els);
+      if (this.built.ok) for (const els of this.okList.nearChunks()) this.fillAll(els);
     }
-    this.renderCounts();
+    this.rendered({ total: this.cards.size, counts: { ...this.counts }, notChecked: this.notChecked, shownBad: this.shownBad, shownOk: this.shownOk });
     if (this.arrival) {
       const card = this.cards.get(this.arrival.url);
       if (card) {
+        this.build(card, now);
         this.arrival.then(card.el);
         this.arrival = null;
       }
     }
     const ms = performance.now() - started;
     Object.assign(this.stats, {
-      flushes: this.stats.flushes + 1, messages: this.stats.messages + batch.length, totalMs: this.stats.totalMs + ms,
+      flushes: this.stats.flushes + 1, messages: this.stats.messages + messages, totalMs: this.stats.totalMs + ms,
       maxMs: Math.max(this.stats.maxMs, ms), lastMs: ms,
     });
   }
 
-  /** Applies a value to its card; returns the card when its position must change. */
-  private upsert(msg: ChangeMessage, now: number): Card | null {
-    const status = msg.status as Status;
+  /** Applies a value to its card; notes the card when its position must change. */
+  private upsert(msg: ChangeMessage, now: number): void {
+    this.applied++;
     let card = this.cards.get(msg.url);
     const isNew = !card;
-    const oldRank = card?.rank;
     if (!card) {
-      card = this.create(msg.url);
+      card = createCard(msg);
       this.cards.set(msg.url, card);
-    } else if (card.status !== status) {
-      this.counts[card.status]--;
-    }
-    if (isNew || card.status !== status) {
-      this.counts[status]++;
-      card.status = status;
-      card.rank = status === 'Healthy' ? 1 : 0;
-      card.el.dataset.status = status;
-      if (this.statusFilter !== 'all') this.layoutDirty = true;
-    }
-    // A target starts Healthy by contract, but nothing is known of it before its first
-    // check: the card says so in a neutral colour instead of a green "Healthy".
-    const checked = msg.lastCheck !== null ? 'yes' : 'no';
-    if (card.el.dataset.checked !== checked) card.el.dataset.checked = checked;
-    setText(card.statusEl, checked === 'no' && status === 'Healthy' ? 'not checked yet' : status);
-    const isBad = status !== 'Healthy';
-    card.since = Date.parse(msg.since) || now;
-    if (isBad) {
-      this.bad.add(card);
-      setText(card.reason, msg.reason);
-      setText(card.sinceEl, `for ${formatDuration(now - card.since)}`);
-      card.sinceEl.title = `since ${new Date(card.since).toLocaleString()}`;
     } else {
-      this.bad.delete(card);
-      setText(card.reason, '');
-      setText(card.sinceEl, '');
+      this.count(card, -1);
     }
-    setText(card.latency, formatLatency(msg.latencyMs));
-    const data = formatData(msg.data);
-    setText(card.data, data);
-    card.data.hidden = data === '';
-    return isNew || oldRank !== card.rank ? card : null;
+    const oldStatus = card.status;
+    const moved = applyValue(card, msg, now);
+    this.count(card, 1);
+    if (this.statusFilter !== 'all' && oldStatus !== card.status) this.layoutDirty = true;
+    if (!isEmpty(this.query)) this.layoutDirty = true; // its data (what the search sees) may have changed
+    if (isNew || moved) this.moved.add(card);
   }
 
-  private create(url: string): Card {
-    const el = (this.dom.template.content.firstElementChild as HTMLElement).cloneNode(true) as HTMLElement;
-    el.dataset.url = url;
-    const link = el.querySelector<HTMLAnchorElement>('.url')!;
-    const parts = splitUrl(url);
-    link.children[0]!.textContent = parts.scheme;
-    link.children[1]!.textContent = parts.host;
-    link.children[2]!.textContent = parts.rest;
-    if (/^https?:\/\//i.test(url)) link.href = url; // never a javascript: link
-    link.title = url;
-    el.querySelector('.remove')!.setAttribute('aria-label', `Remove ${url}`);
-    return {
-      url, needle: url.toLowerCase(), status: 'Healthy', rank: 1, placedRank: -1, since: 0, el,
-      reason: el.querySelector('.reason')!,
-      sinceEl: el.querySelector('.since')!,
-      latency: el.querySelector('.latency')!,
-      statusEl: el.querySelector('.status')!,
-      data: el.querySelector('.data')!,
-    };
+  private count(card: Card, by: 1 | -1): void {
+    this.counts[card.status] += by;
+    if (card.status === 'Healthy' && card.lastCheck === null) this.notChecked += by;
   }
 
   private remove(url: string, bulk: boolean): void {
     const card = this.cards.get(url);
     if (!card) return;
     this.cards.delete(url);
-    this.bad.delete(card);
-    this.counts[card.status]--;
+    this.moved.delete(card);
+    this.count(card, -1);
     card.el.remove();
     if (!bulk) this.unplace(card);
+    this.removed++;
     this.layoutDirty = true;
   }
 
@@ -284,28 +369,64 @@ export class Board {
     return lo;
   }
 
-  private resort(): void {
-    this.order = [...this.cards.values()].sort(compare);
-    for (const card of this.order) card.placedRank = card.rank;
+  private firstHealthy(): number {
+    return this.find(1, '');
+  }
+
+  /** Many cards moved: the ones in place stay sorted, the moved ones are sorted and merged in. */
+  private merge(moved: Card[]): void {
+    const movedSet = new Set(moved);
+    const stay = this.order.filter((card) => !movedSet.has(card) && this.cards.get(card.url) === card);
+    moved.sort(compare);
+    const order: Card[] = new Array(stay.length + moved.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < stay.length && j < moved.length) order[k++] = compare(stay[i]!, moved[j]!) <= 0 ? stay[i++]! : moved[j++]!;
+    while (i < stay.length) order[k++] = stay[i++]!;
+    while (j < moved.length) order[k++] = moved[j++]!;
+    for (const card of moved) card.placedRank = card.rank;
+    this.order = order;
+  }
+
+  private countShown(split: number): { bad: number; ok: number } {
+    if (this.statusFilter === 'all' && isEmpty(this.query)) return { bad: split, ok: this.order.length - split };
+    let bad = 0;
+    let ok = 0;
+    this.order.forEach((card, i) => {
+      if (!this.matches(card)) return;
+      if (i < split) bad++;
+      else ok++;
+    });
+    return { bad, ok };
   }
 
   private matches(card: Card): boolean {
-    return (this.statusFilter === 'all' || card.status === this.statusFilter) && (this.query === '' || card.needle.includes(this.query));
+    return (this.statusFilter === 'all' || card.status === this.statusFilter) && matches(this.query, card.search);
   }
 
-  private renderCounts(): void {
-    const { counts, empty } = this.dom;
-    setText(counts.get('all')!, String(this.cards.size));
-    for (const status of ['Healthy', 'Unhealthy', 'Unreachable'] as const) setText(counts.get(status)!, String(this.counts[status]));
-    let message = '';
-    if (this.cards.size === 0) message = 'No targets yet. Register one with “Add target” or PUT /?url=…';
-    else if (this.shown === 0) message = 'No target matches this filter.';
-    setText(empty, message);
-    empty.hidden = message === '';
+  private fillAll(els: HTMLCollection, built = true): void {
+    if (!built) return;
+    const now = Date.now();
+    for (const el of els) {
+      const card = this.cards.get((el as HTMLElement).dataset.url!);
+      if (card) this.build(card, now);
+    }
   }
-}
 
-/** Writes text only when it changed: reading is cheap, writing invalidates layout. */
-function setText(el: HTMLElement, text: string): void {
-  if (el.textContent !== text) el.textContent = text;
+  private build(card: Card, now: number): void {
+    if (!card.parts) fill(card, this.dom.template, now);
+  }
+
+  /**
+   * Cards that went far from the screen drop their inside: only the few screens around the
+   * viewport are ever built, so moving cards (an outage reorders thousands) stays cheap.
+   */
+  private emptyAll(els: HTMLCollection): void {
+    const active = document.activeElement;
+    for (const el of els) {
+      const card = this.cards.get((el as HTMLElement).dataset.url!);
+      if (card && !(active && el.contains(active))) empty(card);
+    }
+  }
 }

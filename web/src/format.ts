@@ -49,3 +49,38 @@ export function formatData(data: unknown): string {
   }
   return text.length > MAX_DATA_TEXT ? text.slice(0, MAX_DATA_TEXT - 1) + '…' : text;
 }
+
+/**
+ * Cuts a piece of URL after each `/`, `.`, `-`, `?`, `&` and `=`, so a long URL wraps
+ * between its words (the page puts a <wbr> between the pieces) rather than in the middle
+ * of a host or path segment. Joined, the pieces are the text exactly.
+ */
+export function urlPieces(text: string): string[] {
+  return text.match(/[^/.\-?&=]*(?:[/.\-?&=]+|$)/g)!.filter((piece) => piece !== '');
+}
+
+/** `checked just now`, `checked 4 s ago`, `checked 3 min ago`. */
+export function formatChecked(ms: number): string {
+  return ms < 1000 ? 'checked just now' : `checked ${formatDuration(ms)} ago`;
+}
+
+/** `9,995` in any locale: a wall is read from across the room, the grouping must be plain. */
+export function formatCount(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/**
+ * The custom data as search text: every top-level value, lower-cased, keyed by its field
+ * (for `team:search`), and all values joined (for plain words).
+ */
+export function dataFields(data: unknown): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    if (data !== null && data !== undefined) fields.set('', (typeof data === 'string' ? data : JSON.stringify(data)).toLowerCase());
+    return fields;
+  }
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    fields.set(key.toLowerCase(), (typeof value === 'string' ? value : JSON.stringify(value)).toLowerCase());
+  }
+  return fields;
+}
