@@ -112,6 +112,7 @@ describe('WebSocket hub', () => {
       ['snapshot', 'http://a.test/', 'Healthy'],
       ['snapshot', 'http://b.test/', 'Unhealthy'],
     ]);
+    assert.deepEqual(c.messages.map((m) => m.snapshotEnd), [undefined, true], 'the last snapshot message says so');
     h.change('status', value('http://a.test/', 'Unreachable', { reason: 'connect ECONNREFUSED 127.0.0.1:1' }));
     h.change('updated', value('http://b.test/', 'Unhealthy', { data: { team: 'x' } }));
     h.change('added', value('http://c.test/'));
@@ -123,6 +124,7 @@ describe('WebSocket hub', () => {
       ['added', 'http://c.test/', 'Healthy'],
       ['removed', 'http://a.test/', 'Removed'],
     ]);
+    assert.ok(all.slice(2).every((m) => m.snapshotEnd === undefined), 'changes are never marked');
     assert.equal(all[2]!.reason, 'connect ECONNREFUSED 127.0.0.1:1');
     assert.deepEqual(all[3]!.data, { team: 'x' });
     for (const key of ['url', 'status', 'reason', 'data', 'latencyMs', 'since', 'httpStatus', 'event']) {

@@ -58,7 +58,12 @@ export interface TargetChange {
 }
 
 /** The WebSocket/API shape of a change: a value whose status is `Removed` once removed. */
-export type ChangeMessage = Omit<TargetValue, 'status'> & { status: EventStatus; event: ChangeKind | 'snapshot' };
+export type ChangeMessage = Omit<TargetValue, 'status'> & {
+  status: EventStatus;
+  event: ChangeKind | 'snapshot';
+  /** On the last message of a snapshot: everything after it is a change. */
+  snapshotEnd?: true;
+};
 
 export function toMessage(change: TargetChange | { kind: 'snapshot'; value: TargetValue }): ChangeMessage {
   return { ...change.value, status: change.kind === 'removed' ? 'Removed' : change.value.status, event: change.kind };

@@ -8,9 +8,9 @@ import { Stream, streamUrl } from './stream.js';
 import { BAD_GAP, wallSizes } from './wall.js';
 
 /**
- * The protocol has no end-of-snapshot marker: the snapshot is sent in one burst, so it has
- * ended at the first change, or once no message came for a while. An empty snapshot sends
- * nothing at all: give the first message longer to come.
+ * The last snapshot message carries `snapshotEnd: true`. Servers without it (and an empty
+ * snapshot, which sends nothing) end the snapshot at the first change, or once no message
+ * came for a while; give the first message longer to come.
  */
 const SNAPSHOT_QUIET_MS = 300;
 const SNAPSHOT_FIRST_MS = 2000;
@@ -148,6 +148,7 @@ function start(): void {
       if (msg.event === 'snapshot') lastSnapshotAt = performance.now();
       else if (quietTimer !== undefined) endSnapshot(); // changes follow the snapshot
       board.push(msg);
+      if (msg.snapshotEnd && quietTimer !== undefined) endSnapshot();
     },
     lost(retryInMs) {
       clearTimeout(quietTimer);
