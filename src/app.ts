@@ -56,7 +56,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     store,
     logger,
   });
-  logUrlCleanup(store.canonicaliseUrls(), logger);
+  logUrlCleanup(await store.canonicaliseUrls(), logger);
   const stored = await store.loadTargets();
   monitor.restore(stored);
   const registry = new Registry(store, monitor);

@@ -1,6 +1,6 @@
 import type { TargetValue } from './core/target.js';
 import type { Monitor } from './monitor/monitor.js';
-import type { Store } from './store/store.js';
+import type { Store } from './store/ports.js';
 
 /**
  * The write path of the API: every change is committed to the store first and applied to

@@ -4,10 +4,11 @@ import pino from 'pino';
 import type { ProbeResult } from '../src/core/status.ts';
 import { EventBus } from '../src/events.ts';
 import { Monitor, type Prober, proberFrom } from '../src/monitor/monitor.ts';
-import type { Store } from '../src/store/store.ts';
+import type { Store } from '../src/store/ports.ts';
 import { waitFor } from './helpers.ts';
 
 const memoryStore = (): Store => ({
+  canonicaliseUrls: async () => ({ rewritten: [], removed: [], unparsable: [] }),
   loadTargets: async () => [],
   upsertTarget: async () => { throw new Error('unused'); },
   updateData: async () => true,

@@ -1,5 +1,5 @@
 import type { TransitionKind } from '../src/core/health.ts';
-import type { NotifyEvent } from '../src/notify/event.ts';
+import type { NotifyEvent } from '../src/core/notify-event.ts';
 
 /** Shared by the notify-* tests: events as the monitor's transitions produce them. */
 export const T0 = Date.parse('2025-03-01T12:00:00Z');

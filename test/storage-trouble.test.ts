@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { SqliteStore } from '../src/store/sqlite.ts';
-import { StoreUnavailableError } from '../src/store/store.ts';
+import { StoreUnavailableError } from '../src/store/ports.ts';
 import { api, BIN, FAST_ENV, q, startSpo2, startTargetServer, tempDir, waitFor, type Spo2, type TargetServer, type Wrap } from './helpers.ts';
 
 const canMount = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;

@@ -113,7 +113,7 @@ describe('canonicalising stored URLs', () => {
     await seed.close();
 
     const store = new SqliteStore(path);
-    const cleanup = store.canonicaliseUrls();
+    const cleanup = await store.canonicaliseUrls();
     assert.equal(cleanup.rewritten.length, 2);
     assert.deepEqual(cleanup.removed, [{ id: 3, url: 'http://a.test/', keptId: 2, data: { i: 2 } }]);
     assert.deepEqual((await store.loadTargets()).map((t) => [t.id, t.url]), [[1, 'http://b.test/'], [2, 'http://a.test/'], [4, 'http://u:***@c.test/']]);
@@ -122,7 +122,7 @@ describe('canonicalising stored URLs', () => {
       ['http://a.test/', 'http://a.test/'], ['http://u:***@c.test/', 'http://u:***@c.test/'], ['http://b.test/', 'http://b.test/'],
     ]);
     assert.ok(!JSON.stringify(store.db.prepare('SELECT * FROM targets, outbox').all()).includes('secret'), 'no stored row holds the password any more');
-    assert.deepEqual(store.canonicaliseUrls(), { rewritten: [], removed: [], unparsable: [] });
+    assert.deepEqual(await store.canonicaliseUrls(), { rewritten: [], removed: [], unparsable: [] });
     await store.close();
   });
 });

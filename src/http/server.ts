@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
-import { StoreUnavailableError } from '../store/store.js';
+import { StoreUnavailableError } from '../store/ports.js';
 import { HttpError } from './body.js';
 import { registerCompatRoutes } from './routes-compat.js';
 import { registerV1Routes } from './routes-v1.js';

@@ -3,7 +3,7 @@ import { badCount, type HealthConfig, initialHealth, nextDelay, observe } from '
 import type { ProbeResult } from '../core/status.js';
 import { type ChangeKind, type Target, type TargetValue, toValue } from '../core/target.js';
 import type { EventBus } from '../events.js';
-import { type Store, type StoredTarget, StoreUnavailableError } from '../store/store.js';
+import { type Store, type StoredTarget, StoreUnavailableError } from '../store/ports.js';
 import { DueHeap, type Timed } from './heap.js';
 
 /** How early a probe may start so that probes due close together share one timer. */

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { Batcher, type Batch, type BatcherOptions } from './batcher.js';
 import { DropLedger, type Dropped } from './dropped.js';
-import type { Destination } from './event.js';
+import type { Destination } from '../core/notify-event.js';
 import { collapse, isNewTrouble, type Line } from './format.js';
 import { Incident } from './incident.js';
-import type { Outbox, OutboxEntry, Trimmed } from './outbox.js';
+import type { Outbox, OutboxEntry, Trimmed } from '../store/ports.js';
 import { backoffMs, classify, type Backoff, type Outcome } from './retry.js';
 
 /** What a message says besides its lines. */

@@ -5,9 +5,9 @@ import type { EventBus, TransitionEvent } from '../events.js';
 import { SqliteOutbox } from '../store/sqlite-outbox.js';
 import type { SqliteStore } from '../store/sqlite.js';
 import { DEFAULT_TIMING, Delivery, type DeliveryTiming, type Sender } from './delivery.js';
-import { toNotifyEvent, type Destination } from './event.js';
+import { toNotifyEvent, type Destination } from '../core/notify-event.js';
 import { incidentQuietMs } from './incident.js';
-import type { Outbox, Trimmed } from './outbox.js';
+import type { Outbox, Trimmed } from '../store/ports.js';
 import { slackSender } from './slack.js';
 import { webhookSender } from './webhook.js';
 
@@ -127,7 +127,7 @@ export class Notifier {
   // Runs synchronously inside the monitor's emit, so the outbox insert joins the same
   // group-commit transaction as the health write of this transition.
   private readonly onTransition = (e: TransitionEvent): void => {
-    const event = toNotifyEvent(e);
+    const event = toNotifyEvent(e.target, e.transition);
     this.outbox.add(event, this.destinations).then(
       ({ entries, trimmed }) => {
         for (const entry of entries) this.deliveries.get(entry.destination)?.add([entry]);

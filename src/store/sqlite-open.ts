@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
 import { storeErrorOf } from './sqlite-errors.js';
-import { StoreUnavailableError } from './store.js';
+import { StoreUnavailableError } from './ports.js';
 
 /** The write check's statement: one tiny row, rewritten. */
 export const WRITE_CHECK_SQL = `INSERT INTO store_meta (key, value) VALUES ('write_check', ?)

@@ -1,5 +1,5 @@
-import type { Destination, NotifyEvent } from '../notify/event.js';
-import type { Added, Outbox, OutboxEntry, Trimmed } from '../notify/outbox.js';
+import type { Destination, NotifyEvent } from '../core/notify-event.js';
+import type { Added, Outbox, OutboxEntry, Trimmed } from './ports.js';
 import type { SqliteStore } from './sqlite.js';
 
 /**

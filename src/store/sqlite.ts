@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3';
 import pino, { type Logger } from 'pino';
 import type { Health } from '../core/health.js';
-import { planCanonicalUrls, type UrlCleanup } from './canonical-urls.js';
+import { planCanonicalUrls } from './canonical-urls.js';
 import { StoreAvailability } from './availability.js';
 import { freeBytes, isStorageError, storeErrorOf } from './sqlite-errors.js';
 import { openDatabase, WRITE_CHECK_SQL } from './sqlite-open.js';
-import type { Store, StoredTarget, StoreUnavailableError, UpsertResult } from './store.js';
+import type { Store, StoredTarget, StoreUnavailableError, UpsertResult, UrlCleanup } from './ports.js';
 
 type Write = () => unknown;
 
@@ -72,7 +72,7 @@ export class SqliteStore implements Store {
    * (and masks stored credentials), drops the newer of two that become one, and points
    * their pending notifications at the canonical URL. One transaction: all or nothing.
    */
-  canonicaliseUrls(): UrlCleanup {
+  async canonicaliseUrls(): Promise<UrlCleanup> {
     return this.db.transaction(() => {
       const rows = this.db.prepare('SELECT id, url FROM targets ORDER BY id').all() as Array<{ id: number; url: string }>;
       const plan = planCanonicalUrls(rows);
