@@ -19,7 +19,7 @@ import { OriginGates } from './probe/origin-gate.js';
 import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { logUrlCleanup } from './store/canonical-urls.js';
-import { SqliteStore } from './store/sqlite.js';
+import { SqliteStore } from './store/sqlite/store.js';
 
 export interface App {
   config: Config;
@@ -39,7 +39,7 @@ const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 /** Starts everything in dependency order; `stop()` undoes it in reverse. */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
   const tls = readTlsFiles(config); // first: a bad certificate stops start-up before anything opens
-  const store = new SqliteStore(config.databasePath, { logger }); // checks the database first: nothing is open yet
+  const store = new SqliteStore(config.databasePath, { logger, outboxLimit: config.outboxLimit }); // checks the database first: nothing is open yet
   const bus = new EventBus();
   const resolver = new ProbeResolver({ probeTimeoutMs: config.timeoutMs, warn: (msg) => logger.warn(msg) });
   const agent = createProbeAgent({ timeoutMs: config.timeoutMs, originConnections: config.originConnections, lookup: resolver.lookup });
@@ -61,7 +61,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   monitor.restore(stored);
   const registry = new Registry(store, monitor);
   // Before the monitor starts: no transition may be emitted with nobody listening.
-  const notifier = new Notifier({ config, bus, store, logger });
+  const notifier = new Notifier({ config, bus, outbox: store.outbox, logger });
   await notifier.start();
 
   const auth = new Authenticator(config);

@@ -8,8 +8,8 @@ import type { TargetValue } from '../src/core/target.ts';
 import { EventBus } from '../src/events.ts';
 import { Notifier, type NotifierConfig } from '../src/notify/notifier.ts';
 import { backoffMs, parseRetryAfter } from '../src/notify/retry.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
-import { tempDir, waitFor } from './helpers.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import { sqliteFile, tempDir, waitFor } from './helpers.ts';
 import { eventLines, startSlackStub, type SlackStub } from './notify-slack-stub.ts';
 
 const silent = pino({ level: 'silent' });
@@ -41,21 +41,23 @@ interface Rig {
   stop(): Promise<void>;
 }
 
-async function rig(config: Partial<NotifierConfig>, dbPath = join(tempDir('spo2-notify-'), 'spo2.db')): Promise<Rig> {
+async function rig(config: Partial<NotifierConfig & { outboxLimit: number }>, dbPath = join(tempDir('spo2-notify-'), 'spo2.db')): Promise<Rig> {
   const bus = new EventBus();
-  const store = new SqliteStore(dbPath);
+  const store = new SqliteStore(dbPath, { outboxLimit: config.outboxLimit });
+  const look = sqliteFile(dbPath);
   const notifier = new Notifier({
-    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, outboxLimit: 10_000, ...config },
-    bus, store, logger: silent,
+    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, ...config },
+    bus, outbox: store.outbox, logger: silent,
     timing: { minGapMs: 100, backoff: { baseMs: 200, maxMs: 2000 }, requestTimeoutMs: 2000 },
   });
   await notifier.start();
   return {
     bus, store, notifier, dbPath,
-    outboxRows: () => (store.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
+    outboxRows: () => (look.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
     async stop() {
       await notifier.stop();
       await store.close();
+      look.close();
     },
   };
 }

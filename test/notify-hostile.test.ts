@@ -14,8 +14,8 @@ import type { TargetValue } from '../src/core/target.ts';
 import { EventBus } from '../src/events.ts';
 import { Notifier, type NotifierConfig } from '../src/notify/notifier.ts';
 import type { DeliveryTiming } from '../src/notify/delivery.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
-import { api, FAST_ENV, q, startSpo2, startTargetServer, tempDir, waitFor, type Spo2 } from './helpers.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import { api, FAST_ENV, q, sqliteFile, startSpo2, startTargetServer, tempDir, waitFor, type Spo2 } from './helpers.ts';
 import { eventLines, startSlackStub, type SlackStub } from './notify-slack-stub.ts';
 
 const stubs: SlackStub[] = [];
@@ -47,24 +47,27 @@ function transition(url: string, kind: TransitionKind = 'bad', at = Date.now()):
 
 interface LogRecord { level: number; msg: string; [k: string]: unknown }
 
-async function rig(config: Partial<NotifierConfig>, timing: Partial<DeliveryTiming> = {}) {
+async function rig(config: Partial<NotifierConfig & { outboxLimit: number }>, timing: Partial<DeliveryTiming> = {}) {
   const logs: LogRecord[] = [];
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { logs.push(JSON.parse(chunk.toString()) as LogRecord); done(); } });
   const bus = new EventBus();
-  const store = new SqliteStore(join(tempDir('spo2-hostile-'), 'spo2.db'));
+  const dbPath = join(tempDir('spo2-hostile-'), 'spo2.db');
+  const store = new SqliteStore(dbPath, { outboxLimit: config.outboxLimit });
+  const look = sqliteFile(dbPath);
   const notifier = new Notifier({
-    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, outboxLimit: 10_000, ...config },
-    bus, store, logger: pino({ level: 'info' }, sink),
+    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, ...config },
+    bus, outbox: store.outbox, logger: pino({ level: 'info' }, sink),
     timing: { minGapMs: 100, backoff: { baseMs: 200, maxMs: 2000 }, requestTimeoutMs: 2000, ...timing },
     random: () => 1,
   });
   await notifier.start();
   const self = {
     bus, store, notifier, logs,
-    rows: () => (store.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
+    rows: () => (look.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
     async stop() {
       await notifier.stop();
       await store.close();
+      look.close();
     },
   };
   rigs.push(self);

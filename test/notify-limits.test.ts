@@ -1,15 +1,14 @@
 /** The pure rules that keep notifications bounded: the mention per incident, drop accounting, the outbox cap. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { Batcher } from '../src/notify/batcher.ts';
 import { DropLedger } from '../src/notify/dropped.ts';
 import { collapse, formatSlack, formatWebhook } from '../src/notify/format.ts';
 import { Incident, incidentQuietMs, MAX_INCIDENT_MS } from '../src/notify/incident.ts';
 import { classify } from '../src/notify/retry.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
-import { SqliteOutbox } from '../src/store/sqlite-outbox.ts';
-import { tempDir } from './helpers.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import { sqliteFile, tempDir } from './helpers.ts';
 import { notifyEvent, T0 } from './notify-fixtures.ts';
 
 describe('the mention opens an incident, not every message of it', () => {
@@ -88,9 +87,11 @@ describe('a revoked or gone hook is permanent', () => {
 
 describe('the outbox keeps at most SPO2_OUTBOX_LIMIT events per destination', () => {
   function openOutbox(limit: number, path = join(tempDir('spo2-outbox-'), 'spo2.db')) {
-    const store = new SqliteStore(path);
-    const rows = (d: string) => (store.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE destination = ?').get(d) as { n: number }).n;
-    return { store, path, rows, outbox: new SqliteOutbox(store, limit) };
+    const store = new SqliteStore(path, { outboxLimit: limit });
+    const look = sqliteFile(path);
+    after(() => look.close());
+    const rows = (d: string) => (look.prepare('SELECT COUNT(*) AS n FROM outbox WHERE destination = ?').get(d) as { n: number }).n;
+    return { store, path, rows, outbox: store.outbox };
   }
 
   test('the insert over the limit drops the oldest in its own transaction and says through which id', async () => {

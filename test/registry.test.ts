@@ -5,7 +5,7 @@ import pino from 'pino';
 import { EventBus } from '../src/events.ts';
 import { Monitor, proberFrom } from '../src/monitor/monitor.ts';
 import { Registry } from '../src/registry.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
 import { tempDir } from './helpers.ts';
 
 function registry() {

@@ -2,8 +2,6 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import type { Config } from '../config.js';
 import type { EventBus, TransitionEvent } from '../events.js';
-import { SqliteOutbox } from '../store/sqlite-outbox.js';
-import type { SqliteStore } from '../store/sqlite.js';
 import { DEFAULT_TIMING, Delivery, type DeliveryTiming, type Sender } from './delivery.js';
 import { toNotifyEvent, type Destination } from '../core/notify-event.js';
 import { incidentQuietMs } from './incident.js';
@@ -11,16 +9,15 @@ import type { Outbox, Trimmed } from '../store/ports.js';
 import { slackSender } from './slack.js';
 import { webhookSender } from './webhook.js';
 
-export type NotifierConfig = Pick<Config, 'slackHookUrl' | 'slackMention' | 'webhookUrl' | 'webhookSecret' | 'notifyBatch' | 'notifyWindowMs' | 'outboxLimit'>;
+export type NotifierConfig = Pick<Config, 'slackHookUrl' | 'slackMention' | 'webhookUrl' | 'webhookSecret' | 'notifyBatch' | 'notifyWindowMs'>;
 
 export interface NotifierOptions {
   config: NotifierConfig;
   bus: EventBus;
-  store: SqliteStore;
+  /** The store's outbox (the engine's, wired in app.ts). */
+  outbox: Outbox;
   logger: Logger;
   clock?: () => number;
-  /** Instead of the SQLite outbox on `store`. */
-  outbox?: Outbox;
   timing?: Partial<DeliveryTiming>;
   random?: () => number;
   /** How long stop() waits for a message in flight. */
@@ -50,7 +47,7 @@ export class Notifier {
   constructor(private readonly opts: NotifierOptions) {
     const { config } = opts;
     this.logger = opts.logger.child({ component: 'notifier' });
-    this.outbox = opts.outbox ?? new SqliteOutbox(opts.store, config.outboxLimit);
+    this.outbox = opts.outbox;
     const timing: DeliveryTiming = { ...DEFAULT_TIMING, ...opts.timing };
     this.agent = new Agent({ connectTimeout: timing.requestTimeoutMs });
     const senders: Sender[] = [];

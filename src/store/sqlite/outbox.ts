@@ -1,11 +1,10 @@
-import type { Destination, NotifyEvent } from '../core/notify-event.js';
-import type { Added, Outbox, OutboxEntry, Trimmed } from './ports.js';
-import type { SqliteStore } from './sqlite.js';
+import type { Destination, NotifyEvent } from '../../core/notify-event.js';
+import type { Added, Outbox, OutboxEntry, Trimmed } from '../ports.js';
+import type { GroupCommit } from './commit.js';
 
 /**
- * The outbox in the SQLite store. Writes go through the store's group commit, so an event
- * lands in the same transaction as the health change that emitted it, and the oldest
- * events of a destination over `limit` leave in that same transaction.
+ * The outbox in the SQLite database. Writes go through the store's group commit, and the
+ * oldest events of a destination over `limit` leave in the transaction that added events.
  */
 export class SqliteOutbox implements Outbox {
   private readonly stmts;
@@ -15,8 +14,8 @@ export class SqliteOutbox implements Outbox {
    */
   private readonly sizes = new Map<string, number>();
 
-  constructor(private readonly store: SqliteStore, private readonly limit: number) {
-    const db = store.db;
+  constructor(private readonly commit: GroupCommit, private readonly limit: number) {
+    const db = commit.db;
     this.stmts = {
       insert: db.prepare('INSERT INTO outbox (destination, url, event, created_at) VALUES (?, ?, ?, ?)'),
       pending: db.prepare('SELECT id, destination, event FROM outbox WHERE destination = ? ORDER BY id'),
@@ -99,7 +98,7 @@ export class SqliteOutbox implements Outbox {
 
   /** A write through the group commit; a failed one (or a failed commit) makes the sizes be counted again. */
   private write<T>(fn: () => T): Promise<T> {
-    const done = this.store.enqueue(() => {
+    const done = this.commit.enqueue(() => {
       try {
         return fn();
       } catch (err) {
