@@ -44,6 +44,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const resolver = new ProbeResolver({ probeTimeoutMs: config.timeoutMs, warn: (msg) => logger.warn(msg) });
   const agent = createProbeAgent({ timeoutMs: config.timeoutMs, originConnections: config.originConnections, lookup: resolver.lookup });
   const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent, gates: new OriginGates(config.originConnections) };
+  // Before the monitor: it writes each transition's outbox rows for the notifier's destinations.
+  const notifier = new Notifier({ config, bus, outbox: store.outbox, logger });
   const monitor = new Monitor({
     health: config,
     concurrency: config.concurrency,
@@ -54,6 +56,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     },
     bus,
     store,
+    destinations: notifier.destinations,
     logger,
   });
   logUrlCleanup(await store.canonicaliseUrls(), logger);
@@ -61,7 +64,6 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   monitor.restore(stored);
   const registry = new Registry(store, monitor);
   // Before the monitor starts: no transition may be emitted with nobody listening.
-  const notifier = new Notifier({ config, bus, outbox: store.outbox, logger });
   await notifier.start();
 
   const auth = new Authenticator(config);

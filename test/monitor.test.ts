@@ -14,6 +14,8 @@ const memoryStore = (): Store => ({
   updateData: async () => true,
   deleteTarget: async () => true,
   saveHealth: async () => {},
+  recordTransition: async () => ({ entries: [], trimmed: [] }),
+  outbox: { trim: async () => [], pending: async () => [], delivered: async () => {}, counts: async () => ({}) },
   trouble: () => null,
   close: async () => {},
 });
@@ -28,7 +30,7 @@ function monitor(probe: ((url: string) => Promise<ProbeResult>) | Prober, overri
     health: { windowSize: 10, intervalMs: overrides.intervalMs ?? 1000, fastIntervalMs: 200, remindAfterMs: 0 },
     concurrency: overrides.concurrency ?? 10_000,
     flushIntervalMs: 60_000,
-    probe: typeof probe === 'function' ? proberFrom(probe) : probe, bus, store: overrides.store ?? memoryStore(), logger,
+    probe: typeof probe === 'function' ? proberFrom(probe) : probe, bus, store: overrides.store ?? memoryStore(), destinations: [], logger,
   });
   return { m, bus, errors };
 }

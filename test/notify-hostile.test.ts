@@ -16,6 +16,7 @@ import { Notifier, type NotifierConfig } from '../src/notify/notifier.ts';
 import type { DeliveryTiming } from '../src/notify/delivery.ts';
 import { SqliteStore } from '../src/store/sqlite/store.ts';
 import { api, FAST_ENV, q, sqliteFile, startSpo2, startTargetServer, tempDir, waitFor, type Spo2 } from './helpers.ts';
+import { recordTransition } from './notify-fixtures.ts';
 import { eventLines, startSlackStub, type SlackStub } from './notify-slack-stub.ts';
 
 const stubs: SlackStub[] = [];
@@ -63,6 +64,8 @@ async function rig(config: Partial<NotifierConfig & { outboxLimit: number }>, ti
   await notifier.start();
   const self = {
     bus, store, notifier, logs,
+    /** A transition as the monitor records it (see recordTransition). */
+    record: (t: { target: TargetValue; transition: Transition }) => recordTransition({ store, bus, destinations: notifier.destinations }, t),
     rows: () => (look.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
     async stop() {
       await notifier.stop();
@@ -80,14 +83,14 @@ describe('a revoked or gone hook', () => {
       const slack = await stub();
       slack.respond((_n, _req, res) => res.writeHead(status).end(said));
       const r = await rig({ slackHookUrl: slack.url });
-      for (let i = 0; i < 5; i++) r.bus.emit('transition', transition(`http://t${i}.example/`));
+      for (let i = 0; i < 5; i++) void r.record(transition(`http://t${i}.example/`));
       const dropped = await waitFor(() => r.logs.find((l) => l.level >= 50 && /revoked or gone/.test(l.msg)), 5000, 'the drop logged as an error');
       assert.equal(dropped.reason, `HTTP ${status}: ${said}`);
       assert.equal(dropped.events, 5);
       await waitFor(() => r.rows() === 0, 2000, 'the outbox emptied');
       assert.equal(slack.received.length, 3);
 
-      r.bus.emit('transition', transition('http://later.example/'));
+      void r.record(transition('http://later.example/'));
       await waitFor(() => slack.received.length === 4, 2000, 'the next event tried');
       assert.deepEqual(eventLines(slack.received[3]!.json.text), ['http://later.example/ reported Unhealthy (503 Service Unavailable)']);
       assert.match(slack.received[3]!.json.text!, new RegExp(`\\(5 events were dropped after this destination refused them: HTTP ${status}: ${said}\\)`));
@@ -105,11 +108,11 @@ describe('a revoked or gone hook', () => {
     });
     // Backoff 1 s, 2 s, 4 s … (jitter pinned to its top): a kept count would make the 500 wait 4 s.
     const r = await rig({ slackHookUrl: slack.url }, { backoff: { baseMs: 1000, maxMs: 60_000 } });
-    r.bus.emit('transition', transition('http://old.example/'));
+    void r.record(transition('http://old.example/'));
     await waitFor(() => r.rows() === 0 && slack.received.length === 3, 8000, 'the refused message dropped');
 
     const emittedAt = Date.now();
-    r.bus.emit('transition', transition('http://new.example/'));
+    void r.record(transition('http://new.example/'));
     const delivered = await waitFor(() => slack.delivered()[0], 5000, 'the next event delivered');
     assert.deepEqual(eventLines(delivered.json.text), ['http://new.example/ reported Unhealthy (503 Service Unavailable)']);
     const retryGap = slack.received[4]!.at - slack.received[3]!.at;
@@ -125,7 +128,7 @@ describe('the outbox limit', () => {
     let down = true;
     slack.respond((_n, _req, res) => (down ? res.writeHead(503).end('down') : res.end('ok')));
     const r = await rig({ slackHookUrl: slack.url, outboxLimit: 5 });
-    for (let i = 0; i < 12; i++) r.bus.emit('transition', transition(`http://t${i}.example/`));
+    for (let i = 0; i < 12; i++) void r.record(transition(`http://t${i}.example/`));
     await waitFor(() => slack.received.length >= 1, 3000, 'a first failed attempt');
     assert.equal(r.rows(), 5);
     assert.deepEqual(r.notifier.pending(), { slack: 5 });
@@ -138,7 +141,7 @@ describe('the outbox limit', () => {
     assert.match(delivered.json.text!, /^\(7 older events were dropped: the outbox of this destination was full, see SPO2_OUTBOX_LIMIT\)$/m);
     await waitFor(() => r.rows() === 0, 2000, 'outbox cleared');
     // Told once: the next message carries no note.
-    r.bus.emit('transition', transition('http://after.example/'));
+    void r.record(transition('http://after.example/'));
     const next = await waitFor(() => slack.delivered()[1], 3000, 'the next message');
     assert.doesNotMatch(next.json.text!, /dropped/);
     await r.stop();
@@ -149,7 +152,7 @@ describe('the mention', () => {
   test('100 targets going bad at once: three messages, only the first opens with <!channel>, all 100 covered', async () => {
     const slack = await stub();
     const r = await rig({ slackHookUrl: slack.url });
-    for (let i = 0; i < 100; i++) r.bus.emit('transition', transition(`http://t${i}.example/`));
+    for (let i = 0; i < 100; i++) void r.record(transition(`http://t${i}.example/`));
     await waitFor(() => slack.delivered().length === 3, 5000, 'three messages');
     const texts = slack.delivered().map((m) => m.json.text!);
     assert.deepEqual(texts.map((t) => t.split('\n')[0] === '<!channel>'), [true, false, false]);

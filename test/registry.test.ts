@@ -12,7 +12,7 @@ function registry() {
   const store = new SqliteStore(join(tempDir(), 'spo2.db'));
   const monitor = new Monitor({
     health: { windowSize: 10, intervalMs: 3_600_000, fastIntervalMs: 3_600_000, remindAfterMs: 0 },
-    concurrency: 1, flushIntervalMs: 3_600_000, bus: new EventBus(), store, logger: pino({ level: 'silent' }),
+    concurrency: 1, flushIntervalMs: 3_600_000, bus: new EventBus(), store, destinations: [], logger: pino({ level: 'silent' }),
     probe: proberFrom(async () => { throw new Error('not probed in this test'); }),
   });
   return { store, monitor, registry: new Registry(store, monitor) };

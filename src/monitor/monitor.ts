@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { badCount, type HealthConfig, initialHealth, nextDelay, observe } from '../core/health.js';
 import type { ProbeResult } from '../core/status.js';
+import { type Destination, toNotifyEvent } from '../core/notify-event.js';
 import { type ChangeKind, type Target, type TargetValue, toValue } from '../core/target.js';
 import type { EventBus } from '../events.js';
 import { type Store, type StoredTarget, StoreUnavailableError } from '../store/ports.js';
@@ -45,6 +46,8 @@ export interface MonitorOptions {
   probe: Prober;
   bus: EventBus;
   store: Store;
+  /** Where a transition's notification goes (its outbox rows); empty when notifications are off. */
+  destinations: readonly Destination[];
   logger: Logger;
   now?: () => number;
   random?: () => number;
@@ -295,20 +298,26 @@ export class Monitor {
     if (visible || !sameOutcome) e.dirty = true;
     if (transition) {
       // State changes are written at once; raw results wait for the periodic flush.
+      // A transition, its health and its outbox rows are one store call, one transaction;
+      // the notifier hears of it only after that commit, with the rows it must deliver.
       e.dirty = e.stale = false;
-      this.opts.store.saveHealth([{ id: e.target.id, health }]).catch((err: unknown) => {
-        e.dirty = e.stale = true; // the periodic flush writes it once the storage is back
-        // Storage trouble is logged by the store, once; a line per transition would flood.
-        if (!(err instanceof StoreUnavailableError)) this.opts.logger.error({ err, url: e.target.url }, 'could not save health state');
-      });
       const value = toValue(e.target);
+      const { logger, bus, store, destinations } = this.opts;
+      store.recordTransition({ id: e.target.id, health }, toNotifyEvent(value, transition), destinations).then(
+        (outbox) => bus.emit('transition', { target: value, transition, outbox }),
+        (err: unknown) => {
+          e.dirty = e.stale = true; // the periodic flush writes the health once the storage is back
+          // Storage trouble is logged by the store, once; a line per transition would flood.
+          if (!(err instanceof StoreUnavailableError)) logger.error({ err, url: e.target.url }, 'could not save health state');
+          bus.emit('transition', { target: value, transition, outbox: null });
+        },
+      );
       if (transition.kind !== 'reminder') {
-        this.opts.logger.info(
+        logger.info(
           { url: e.target.url, status: transition.status, reason: transition.reason, previous: transition.previous.status },
           transition.kind === 'bad' ? 'target went bad' : 'target recovered',
         );
       }
-      this.opts.bus.emit('transition', { target: value, transition });
     }
     if (visible) this.publish('status', e);
   }

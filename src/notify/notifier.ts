@@ -33,8 +33,8 @@ const STOP_GRACE_MS = 500;
 
 /**
  * Turns transitions and reminders into Slack messages and webhook calls: every event is
- * written to the outbox (in the transaction of the health change) before anything is sent,
- * then each configured destination delivers it at least once, batched and paced.
+ * in the outbox (written in the transaction of the health change) before anything is
+ * sent, then each configured destination delivers it at least once, batched and paced.
  */
 export class Notifier {
   private readonly outbox: Outbox;
@@ -121,21 +121,18 @@ export class Notifier {
     }
   }
 
-  // Runs synchronously inside the monitor's emit, so the outbox insert joins the same
-  // group-commit transaction as the health write of this transition.
+  // The monitor wrote the event to the outbox with the transition (one store call, see
+  // monitor.ts) before emitting it: the notifier only delivers what is stored.
   private readonly onTransition = (e: TransitionEvent): void => {
+    if (e.outbox) {
+      for (const entry of e.outbox.entries) this.deliveries.get(entry.destination)?.add([entry]);
+      this.applyTrims(e.outbox.trimmed);
+      return;
+    }
+    // Not durable, but still true: deliver it from memory rather than not at all.
     const event = toNotifyEvent(e.target, e.transition);
-    this.outbox.add(event, this.destinations).then(
-      ({ entries, trimmed }) => {
-        for (const entry of entries) this.deliveries.get(entry.destination)?.add([entry]);
-        this.applyTrims(trimmed);
-      },
-      (err: unknown) => {
-        // Not durable, but still true: deliver it from memory rather than not at all.
-        this.logger.error({ err, url: event.url, kind: event.kind }, 'could not store a notification; sending it without a durable copy');
-        const id = -++this.volatileIds;
-        for (const [destination, delivery] of this.deliveries) delivery.add([{ id, destination, event }]);
-      },
-    );
+    this.logger.error({ url: event.url, kind: event.kind }, 'could not store a notification; sending it without a durable copy');
+    const id = -++this.volatileIds;
+    for (const [destination, delivery] of this.deliveries) delivery.add([{ id, destination, event }]);
   };
 }

@@ -78,6 +78,15 @@ export interface Store {
    * slices); ids no longer stored are ignored. An engine writes a slice as one batch.
    */
   saveHealth(items: readonly HealthUpdate[]): Promise<void>;
+  /**
+   * A transition: the target's new health and its event, once per destination, in the
+   * outbox — one transaction, so a crash keeps both or neither. Drops the oldest events of
+   * a destination over the outbox limit in that same transaction. `destinations` may be
+   * empty (notifications off): the health alone is written.
+   */
+  recordTransition(update: HealthUpdate, event: NotifyEvent, destinations: readonly Destination[]): Promise<Added>;
+  /** The undelivered notifications, in the same database. */
+  readonly outbox: Outbox;
   /** Why the store cannot write now (disk full, read-only, the server is down…); null while it writes fine. /healthz shows it. */
   trouble(): StoreUnavailableError | null;
   close(): Promise<void>;
@@ -108,17 +117,12 @@ export interface Added {
 
 /**
  * The durable queue of undelivered events: written with the transition that caused them
- * (the same commit as its health), cleared only after the destination answered 2xx (or refused
+ * (Store.recordTransition), cleared only after the destination answered 2xx (or refused
  * for good), so delivery is at least once across outages and restarts. Each destination
  * keeps at most a limit of events: beyond it the oldest are dropped, since a queue that
  * grows without bound ends the process that holds it. Ids grow with insertion order.
  */
 export interface Outbox {
-  /**
-   * Stores the event once per destination and drops the oldest events of a destination
-   * over the limit, in one transaction; resolves after commit.
-   */
-  add(event: NotifyEvent, destinations: readonly Destination[]): Promise<Added>;
   /** Drops the oldest events of every destination over the limit (a limit lowered since the last run). */
   trim(): Promise<Trimmed[]>;
   /** Every undelivered event of a destination, oldest first. */

@@ -27,19 +27,21 @@ export class SqliteOutbox implements Outbox {
     };
   }
 
-  add(event: NotifyEvent, destinations: readonly Destination[]): Promise<Added> {
+  /**
+   * Stores the event once per destination and drops the oldest events of a destination
+   * over the limit; inside a write (see SqliteStore.recordTransition).
+   */
+  insert(event: NotifyEvent, destinations: readonly Destination[]): Added {
     const json = JSON.stringify(event);
     const now = Date.now();
-    return this.write(() => {
-      const entries = destinations.map((destination) => {
-        const size = this.size(destination);
-        const id = Number(this.stmts.insert.run(destination, event.url, json, now).lastInsertRowid);
-        this.sizes.set(destination, size + 1);
-        return { id, destination, event };
-      });
-      const trimmed = destinations.map((d) => this.trimOne(d)).filter((t) => t !== null);
-      return { entries, trimmed };
+    const entries = destinations.map((destination) => {
+      const size = this.size(destination);
+      const id = Number(this.stmts.insert.run(destination, event.url, json, now).lastInsertRowid);
+      this.sizes.set(destination, size + 1);
+      return { id, destination, event };
     });
+    const trimmed = destinations.map((d) => this.trimOne(d)).filter((t) => t !== null);
+    return { entries, trimmed };
   }
 
   trim(): Promise<Trimmed[]> {
@@ -97,7 +99,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   /** A write through the group commit; a failed one (or a failed commit) makes the sizes be counted again. */
-  private write<T>(fn: () => T): Promise<T> {
+  write<T>(fn: () => T): Promise<T> {
     const done = this.commit.enqueue(() => {
       try {
         return fn();

@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { Health } from '../../core/health.js';
-import type { HealthUpdate, Store, StoredTarget, StoreUnavailableError, UpsertResult, UrlCleanup } from '../ports.js';
+import type { Destination, NotifyEvent } from '../../core/notify-event.js';
+import type { Added, HealthUpdate, Store, StoredTarget, StoreUnavailableError, UpsertResult, UrlCleanup } from '../ports.js';
 import { canonicaliseUrls } from './canonical-urls.js';
 import { GroupCommit } from './commit.js';
 import { openDatabase } from './open.js';
@@ -88,6 +89,16 @@ export class SqliteStore implements Store {
     if (items.length === 0) return Promise.resolve();
     return this.commit.enqueue(() => {
       for (const { id, health } of items) this.stmts.health.run(JSON.stringify(health), id);
+    });
+  }
+
+  recordTransition(update: HealthUpdate, event: NotifyEvent, destinations: readonly Destination[]): Promise<Added> {
+    // The health as it is now: the monitor goes on updating its object in place.
+    const health = JSON.stringify(update.health);
+    // One write, so one savepoint: the health and the outbox rows commit (or fail) together.
+    return this.outbox.write(() => {
+      this.stmts.health.run(health, update.id);
+      return this.outbox.insert(event, destinations);
     });
   }
 
