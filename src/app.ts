@@ -16,7 +16,7 @@ import { Monitor } from './monitor/monitor.js';
 import { Notifier } from './notify/notifier.js';
 import { ProbeResolver } from './probe/dns.js';
 import { OriginGates } from './probe/origin-gate.js';
-import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
+import { createProbeAgent, httpProber, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { logUrlCleanup } from './store/canonical-urls.js';
 import { SqliteStore } from './store/sqlite/store.js';
@@ -28,7 +28,7 @@ export interface App {
   /** `ws://host:port` of the extra WebSocket listener, null when off. */
   wsUrl: string | null;
   bus: EventBus;
-  monitor: Monitor;
+  monitor: Monitor<ProbeRequest | null>;
   registry: Registry;
   stop(): Promise<void>;
 }
@@ -50,10 +50,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     health: config,
     concurrency: config.concurrency,
     flushIntervalMs: config.flushIntervalMs,
-    probe: {
-      prepare: probeRequest,
-      start: (request, done, context) => startProbe(request as ProbeRequest | null, probeOptions, done, context),
-    },
+    probe: httpProber(probeOptions),
     bus,
     store,
     destinations: notifier.destinations,

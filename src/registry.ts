@@ -1,5 +1,5 @@
 import type { TargetValue } from './core/target.js';
-import type { Monitor } from './monitor/monitor.js';
+import type { LiveTargets } from './monitor/monitor.js';
 import type { Store } from './store/ports.js';
 
 /**
@@ -10,7 +10,7 @@ import type { Store } from './store/ports.js';
 export class Registry {
   constructor(
     private readonly store: Store,
-    private readonly monitor: Monitor,
+    private readonly monitor: LiveTargets,
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -4,7 +4,8 @@ import pino from 'pino';
 import type { Clock } from '../src/core/clock.ts';
 import type { ProbeResult } from '../src/core/status.ts';
 import { EventBus } from '../src/events.ts';
-import { Monitor, type Prober, proberFrom } from '../src/monitor/monitor.ts';
+import { type Prober, proberFrom } from '../src/core/prober.ts';
+import { Monitor } from '../src/monitor/monitor.ts';
 import type { Store } from '../src/store/ports.ts';
 import { FakeClock } from './fake-clock.ts';
 import { waitFor } from './helpers.ts';
@@ -24,7 +25,7 @@ const memoryStore = (): Store => ({
 
 type Overrides = { concurrency?: number; intervalMs?: number; store?: Store; clock?: Clock };
 
-function monitor(probe: ((url: string) => Promise<ProbeResult>) | Prober, overrides: Overrides = {}) {
+function monitor(probe: ((url: string) => Promise<ProbeResult>) | Prober<string>, overrides: Overrides = {}) {
   const bus = new EventBus();
   const errors: unknown[] = [];
   const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line)) });
@@ -44,10 +45,10 @@ describe('scheduler', () => {
   it('spreads the first probes of 10,000 targets registered at once over the interval', async () => {
     const clock = new FakeClock(0);
     const first = new Map<string, number>();
-    const prober: Prober = {
+    const prober: Prober<string> = {
       prepare: (url) => url,
       start: (url, done, context) => {
-        if (!first.has(url as string)) first.set(url as string, clock.now());
+        if (!first.has(url)) first.set(url, clock.now());
         done(healthy(), context);
       },
     };
@@ -158,13 +159,13 @@ describe('prober contract', () => {
     // queue drains with probes that call done() before start() returns.
     const probed = new Set<string>();
     let holdSlot: (() => void) | null = null;
-    const prober: Prober = {
+    const prober: Prober<string> = {
       prepare: (url) => url,
       start: (url, done, context) => {
         const result = healthy();
         if (url === 'slow' && holdSlot === null) holdSlot = () => done(result, context);
         else {
-          probed.add(url as string);
+          probed.add(url);
           done(result, context);
         }
       },
@@ -186,10 +187,10 @@ describe('prober contract', () => {
     const starts = new Map<string, number>();
     let peak = 0;
     let inFlight = 0;
-    const prober: Prober = {
+    const prober: Prober<string> = {
       prepare: (url) => url,
       start: (url, done, context) => {
-        starts.set(url as string, (starts.get(url as string) ?? 0) + 1);
+        starts.set(url, (starts.get(url) ?? 0) + 1);
         peak = Math.max(peak, ++inFlight);
         setTimeout(() => {
           inFlight--;
@@ -210,7 +211,7 @@ describe('prober contract', () => {
 
   it('reports a prober that throws as Unreachable, logs it, and keeps probing', async () => {
     let calls = 0;
-    const prober: Prober = {
+    const prober: Prober<string> = {
       prepare: (url) => url,
       start: () => {
         calls++;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type HealthConfig, initialHealth, nextDelay, type Transition } from '../core/health.js';
 import type { Destination } from '../core/notify-event.js';
+import type { Prober } from '../core/prober.js';
 import type { ProbeResult } from '../core/status.js';
 import { type ChangeKind, type Target, type TargetValue, toValue } from '../core/target.js';
 import type { EventBus } from '../events.js';
@@ -11,37 +12,12 @@ import { type Scheduled, Scheduler } from './scheduler.js';
 import { TargetTable } from './targets.js';
 import { HealthWriter, type Persisted } from './writer.js';
 
-/**
- * How the monitor probes a target: `prepare` once per target (URL parsing, say), `start`
- * per probe. `start` calls `done(result, context)` exactly once, and must settle by itself
- * (the probe's own timeout bounds it). A callback with a context, not a promise: at
- * thousands of probes a second, a promise and a closure per probe are garbage.
- */
-export interface Prober {
-  prepare(url: string): unknown;
-  start<C>(prepared: unknown, done: (result: ProbeResult, context: C) => void, context: C): void;
-}
-
-/** A Prober from a function returning a promise (tests, small tools); a rejection is a bug, reported as Unreachable. */
-export function proberFrom(fn: (url: string) => Promise<ProbeResult>): Prober {
-  return {
-    prepare: (url) => url,
-    start: (url, done, context) => {
-      const at = Date.now();
-      fn(url as string).then(
-        (result) => done(result, context),
-        (err: unknown) => done({ status: 'Unreachable', reason: String(err), httpStatus: null, latencyMs: 0, at }, context),
-      );
-    },
-  };
-}
-
-export interface MonitorOptions {
+export interface MonitorOptions<P> {
   health: HealthConfig;
   /** Most probes in flight at once; more due targets wait their turn in order. */
   concurrency: number;
   flushIntervalMs: number;
-  probe: Prober;
+  probe: Prober<P>;
   bus: EventBus;
   store: Store;
   /** Where a transition's notification goes (its outbox rows); empty when notifications are off. */
@@ -51,10 +27,13 @@ export interface MonitorOptions {
   random?: () => number;
 }
 
+/** The monitor as the API's write path sees it: the targets, without the prober's types. */
+export type LiveTargets = Pick<Monitor, 'get' | 'getById' | 'has' | 'values' | 'list' | 'size' | 'add' | 'updateData' | 'remove'>;
+
 /** One target being checked: one object holding what each part of the monitor keeps of it. */
-interface Entry extends Scheduled, Persisted {
+interface Entry<P> extends Scheduled, Persisted {
   /** What the prober worked out once from the URL. */
-  prepared: unknown;
+  prepared: P;
 }
 
 /**
@@ -64,21 +43,21 @@ interface Entry extends Scheduled, Persisted {
  * bus. Flow is one way: a transition is written first (health and outbox rows, one store
  * call), then emitted, and the notifier delivers the rows it was told about.
  */
-export class Monitor {
-  private readonly table = new TargetTable<Entry>();
-  private readonly scheduler: Scheduler<Entry>;
-  private readonly writer: HealthWriter<Entry>;
+export class Monitor<P = unknown> {
+  private readonly table = new TargetTable<Entry<P>>();
+  private readonly scheduler: Scheduler<Entry<P>>;
+  private readonly writer: HealthWriter<Entry<P>>;
   /** The one Observation every result is interpreted into. */
   private readonly seen: Observation = { transition: null, visible: false, news: false };
   private restoredAt: number | null = null;
   private readonly clock: Clock;
   private readonly random: () => number;
 
-  constructor(private readonly opts: MonitorOptions) {
+  constructor(private readonly opts: MonitorOptions<P>) {
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
-    this.scheduler = new Scheduler<Entry>({ concurrency: opts.concurrency, clock: this.clock, run: this.run });
-    this.writer = new HealthWriter<Entry>({
+    this.scheduler = new Scheduler<Entry<P>>({ concurrency: opts.concurrency, clock: this.clock, run: this.run });
+    this.writer = new HealthWriter<Entry<P>>({
       store: opts.store, destinations: opts.destinations, flushIntervalMs: opts.flushIntervalMs,
       entries: () => this.table.entries(), logger: opts.logger,
     });
@@ -164,8 +143,8 @@ export class Monitor {
     return this.publish('removed', e);
   }
 
-  private insert(target: Target, now: number): Entry {
-    const entry: Entry = {
+  private insert(target: Target, now: number): Entry<P> {
+    const entry: Entry<P> = {
       target, dueAt: 0, heapIndex: -1, removed: false, dirty: false, stale: false,
       prepared: this.opts.probe.prepare(target.url), probing: false, startedAt: 0,
     };
@@ -177,7 +156,7 @@ export class Monitor {
   }
 
   /** The scheduler's hand-off: starts the probe of a due entry. */
-  private readonly run = (e: Entry): void => {
+  private readonly run = (e: Entry<P>): void => {
     // No cancellation per probe: each is bounded by its timeout, and the result of one whose
     // target was removed (or whose monitor stopped) is dropped in settle(). Saves an
     // AbortController and two listeners per probe on the hot path.
@@ -191,7 +170,7 @@ export class Monitor {
   };
 
   /** Every probe's end: one function for all of them, the entry comes as the context. */
-  private readonly settle = (result: ProbeResult, e: Entry): void => {
+  private readonly settle = (result: ProbeResult, e: Entry<P>): void => {
     if (!this.scheduler.ended(e)) return; // a second call from a faulty prober
     if (e.removed || !this.scheduler.running) return; // removed while in flight: never brought back
     try {
@@ -203,7 +182,7 @@ export class Monitor {
     this.scheduler.again(e, nextDelay(e.target.health, this.opts.health));
   };
 
-  private apply(e: Entry, result: ProbeResult): void {
+  private apply(e: Entry<P>, result: ProbeResult): void {
     const seen = observeResult(e.target.health, result, this.opts.health, this.seen);
     this.writer.noted(e, seen.news);
     // Taken before publish(): a listener may run a probe result into `seen` again.
@@ -213,7 +192,7 @@ export class Monitor {
   }
 
   /** Written first (health and outbox rows, one transaction), then told: the notifier delivers what is stored. */
-  private transition(e: Entry, transition: Transition): void {
+  private transition(e: Entry<P>, transition: Transition): void {
     const value = toValue(e.target);
     const { bus, logger } = this.opts;
     this.writer.transition(e, value, transition)
@@ -228,7 +207,7 @@ export class Monitor {
     }
   }
 
-  private publish(kind: ChangeKind, e: Entry): TargetValue {
+  private publish(kind: ChangeKind, e: Entry<P>): TargetValue {
     const value = toValue(e.target);
     this.opts.bus.emit('change', { kind, value });
     return value;
