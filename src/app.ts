@@ -16,13 +16,12 @@ import { Monitor } from './monitor/monitor.js';
 import { Notifier } from './notify/notifier.js';
 import { ProbeResolver } from './probe/dns.js';
 import { OriginGates } from './probe/origin-gate.js';
-import { createProbeAgent, probeRequest, startProbe, type ProbeRequest } from './probe/probe.js';
+import { createProbeAgent, httpProber, type ProbeRequest } from './probe/probe.js';
 import { Registry } from './registry.js';
 import { Heartbeat } from './self/heartbeat.js';
 import { healthReport, wellLimits } from './self/health-report.js';
 import { logUrlCleanup } from './store/canonical-urls.js';
-import { OutboxBacklog } from './store/sqlite-backlog.js';
-import { SqliteStore } from './store/sqlite.js';
+import { SqliteStore } from './store/sqlite/store.js';
 
 export interface App {
   config: Config;
@@ -31,7 +30,7 @@ export interface App {
   /** `ws://host:port` of the extra WebSocket listener, null when off. */
   wsUrl: string | null;
   bus: EventBus;
-  monitor: Monitor;
+  monitor: Monitor<ProbeRequest | null>;
   registry: Registry;
   stop(): Promise<void>;
 }
@@ -42,37 +41,35 @@ const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 /** Starts everything in dependency order; `stop()` undoes it in reverse. */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
   const tls = readTlsFiles(config); // first: a bad certificate stops start-up before anything opens
-  const store = new SqliteStore(config.databasePath, { logger }); // checks the database first: nothing is open yet
+  const store = new SqliteStore(config.databasePath, { logger, outboxLimit: config.outboxLimit }); // checks the database first: nothing is open yet
   const bus = new EventBus();
   const resolver = new ProbeResolver({ probeTimeoutMs: config.timeoutMs, warn: (msg) => logger.warn(msg) });
   const agent = createProbeAgent({ timeoutMs: config.timeoutMs, originConnections: config.originConnections, lookup: resolver.lookup });
   const probeOptions = { timeoutMs: config.timeoutMs, dispatcher: agent, gates: new OriginGates(config.originConnections) };
+  // Before the monitor: it writes each transition's outbox rows for the notifier's destinations.
+  const notifier = new Notifier({ config, bus, outbox: store.outbox, logger });
   const monitor = new Monitor({
     health: config,
     concurrency: config.concurrency,
     flushIntervalMs: config.flushIntervalMs,
-    probe: {
-      prepare: probeRequest,
-      start: (request, done, context) => startProbe(request as ProbeRequest | null, probeOptions, done, context),
-    },
+    probe: httpProber(probeOptions),
     bus,
     store,
+    destinations: notifier.destinations,
     logger,
   });
-  logUrlCleanup(store.canonicaliseUrls(), logger);
+  logUrlCleanup(await store.canonicaliseUrls(), logger);
   const stored = await store.loadTargets();
   monitor.restore(stored);
   const registry = new Registry(store, monitor);
   // Before the monitor starts: no transition may be emitted with nobody listening.
-  const notifier = new Notifier({ config, bus, store, logger });
   await notifier.start();
 
-  const backlog = new OutboxBacklog(store.db);
   const report = () => healthReport({
     probesInFlight: () => monitor.probesInFlight,
     probeLag: () => monitor.probeLag(),
     storeTrouble: () => store.trouble(),
-    backlog: () => backlog.read(),
+    backlog: () => store.outbox.backlog(),
     destinations: notifier.destinations,
     limits: wellLimits(config),
   });
@@ -84,7 +81,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     bodyLimit: config.bodyLimit,
     checkUrl: (url) => checkAllowed(url, config.allowTargets),
     dashboard: (req, reply) => wantsDashboard(req) && (sendDashboard(reply), true),
-    health: () => ({ ...report() }),
+    health: async () => ({ ...(await report()) }),
     storeTrouble: () => store.trouble(),
     https: tls,
   });
@@ -113,7 +110,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
 
   monitor.start();
   const heartbeat = config.heartbeatUrl
-    ? new Heartbeat({ url: config.heartbeatUrl, intervalMs: config.heartbeatIntervalMs, problems: () => report().problems, logger })
+    ? new Heartbeat({ url: config.heartbeatUrl, intervalMs: config.heartbeatIntervalMs, problems: async () => (await report()).problems, logger })
     : null;
   heartbeat?.start();
   logger.info({ http: httpUrl, ws: wsUrl, database: config.databasePath, targets: stored.length }, 'SpO₂ started');

@@ -1,5 +1,5 @@
 import { CONFIG_OPTIONS } from './config.js';
-import { BackupError, backupDatabase } from './store/sqlite-backup.js';
+import { BackupError, backupDatabase } from './store/sqlite/backup.js';
 
 const USAGE = 'usage: spo2 backup FILE [--database-path PATH]   (PATH defaults to $DATABASE_PATH, as for spo2 serve)';
 

@@ -6,7 +6,7 @@ import { STATUSES, type Status } from './core/status.js';
 import type { TargetValue } from './core/target.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { createLogger } from './logger.js';
-import { StoreUnavailableError } from './store/store.js';
+import { StoreUnavailableError } from './store/ports.js';
 
 const USAGE = `spo2 — health-checks URLs that come and go
 

@@ -1,6 +1,6 @@
 import type { TargetValue } from './core/target.js';
-import type { Monitor } from './monitor/monitor.js';
-import type { Store } from './store/store.js';
+import type { LiveTargets } from './monitor/monitor.js';
+import type { Store } from './store/ports.js';
 
 /**
  * The write path of the API: every change is committed to the store first and applied to
@@ -10,7 +10,7 @@ import type { Store } from './store/store.js';
 export class Registry {
   constructor(
     private readonly store: Store,
-    private readonly monitor: Monitor,
+    private readonly monitor: LiveTargets,
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -9,9 +9,19 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../src/store/sqlite/open.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 export const BIN = join(ROOT, 'bin', 'spo2.js');
+
+/**
+ * A raw connection to a SQLite database with SpO₂'s schema (made by the product's own
+ * migrations), to seed rows or look at them; the store itself shows none of its SQL.
+ */
+export function sqliteFile(path: string): Database.Database {
+  return openDatabase(path);
+}
 
 export function tempDir(prefix = 'spo2-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Batcher, type Batch } from '../src/notify/batcher.ts';
 import { collapse, formatSlack } from '../src/notify/format.ts';
-import type { OutboxEntry } from '../src/notify/outbox.ts';
+import type { OutboxEntry } from '../src/store/ports.ts';
 import { notifyEvent, T0 } from './notify-fixtures.ts';
 
 let nextId = 1;

@@ -8,8 +8,9 @@ import type { TargetValue } from '../src/core/target.ts';
 import { EventBus } from '../src/events.ts';
 import { Notifier, type NotifierConfig } from '../src/notify/notifier.ts';
 import { backoffMs, parseRetryAfter } from '../src/notify/retry.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
-import { tempDir, waitFor } from './helpers.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import { sqliteFile, tempDir, waitFor } from './helpers.ts';
+import { recordTransition } from './notify-fixtures.ts';
 import { eventLines, startSlackStub, type SlackStub } from './notify-slack-stub.ts';
 
 const silent = pino({ level: 'silent' });
@@ -38,24 +39,29 @@ interface Rig {
   notifier: Notifier;
   dbPath: string;
   outboxRows: () => number;
+  /** A transition as the monitor records it (see recordTransition). */
+  record(t: { target: TargetValue; transition: Transition }): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function rig(config: Partial<NotifierConfig>, dbPath = join(tempDir('spo2-notify-'), 'spo2.db')): Promise<Rig> {
+async function rig(config: Partial<NotifierConfig & { outboxLimit: number }>, dbPath = join(tempDir('spo2-notify-'), 'spo2.db')): Promise<Rig> {
   const bus = new EventBus();
-  const store = new SqliteStore(dbPath);
+  const store = new SqliteStore(dbPath, { outboxLimit: config.outboxLimit });
+  const look = sqliteFile(dbPath);
   const notifier = new Notifier({
-    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, outboxLimit: 10_000, ...config },
-    bus, store, logger: silent,
+    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, ...config },
+    bus, outbox: store.outbox, logger: silent,
     timing: { minGapMs: 100, backoff: { baseMs: 200, maxMs: 2000 }, requestTimeoutMs: 2000 },
   });
   await notifier.start();
   return {
     bus, store, notifier, dbPath,
-    outboxRows: () => (store.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
+    record: (t) => recordTransition({ store, bus, destinations: notifier.destinations }, t),
+    outboxRows: () => (look.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
     async stop() {
       await notifier.stop();
       await store.close();
+      look.close();
     },
   };
 }
@@ -72,7 +78,7 @@ describe('notification delivery against a stand-in Slack', () => {
     const r = await rig({ slackHookUrl: slack.url });
     let rowsWhenSent = -1;
     slack.respond((_n, _req, res) => { rowsWhenSent = r.outboxRows(); res.end('ok'); });
-    r.bus.emit('transition', transition('http://a.example/', 'bad'));
+    void r.record(transition('http://a.example/', 'bad'));
     await waitFor(() => slack.delivered().length === 1);
     assert.equal(rowsWhenSent, 1);
     assert.deepEqual(slack.received[0]!.json.text!.split('\n'), ['<!channel>', 'http://a.example/ reported Unhealthy (503 Service Unavailable)']);
@@ -87,8 +93,8 @@ describe('notification delivery against a stand-in Slack', () => {
       else res.end('ok');
     });
     const r = await rig({ slackHookUrl: slack.url });
-    r.bus.emit('transition', transition('http://a.example/', 'bad'));
-    r.bus.emit('transition', transition('http://b.example/', 'bad'));
+    void r.record(transition('http://a.example/', 'bad'));
+    void r.record(transition('http://b.example/', 'bad'));
     await waitFor(() => slack.delivered().length === 1, 5000);
     const [first, second] = slack.received;
     assert.ok(second!.at - first!.at >= 950, `retried after ${second!.at - first!.at} ms, Retry-After said 1 s`);
@@ -101,7 +107,7 @@ describe('notification delivery against a stand-in Slack', () => {
     const slack = await stub();
     slack.respond((n, _req, res) => { if (n < 3) res.writeHead(500).end('boom'); else res.end('ok'); });
     const r = await rig({ slackHookUrl: slack.url });
-    for (let i = 0; i < 5; i++) r.bus.emit('transition', transition(`http://t${i}.example/`, 'bad'));
+    for (let i = 0; i < 5; i++) void r.record(transition(`http://t${i}.example/`, 'bad'));
     await waitFor(() => slack.delivered().length === 1, 8000);
     const gaps = slack.received.slice(1).map((x, i) => x.at - slack.received[i]!.at);
     assert.equal(gaps.length, 3);
@@ -116,7 +122,7 @@ describe('notification delivery against a stand-in Slack', () => {
     const slack = await stub();
     slack.respond((_n, _req, res) => res.writeHead(503).end('down'));
     const first = await rig({ slackHookUrl: slack.url });
-    for (let i = 0; i < 3; i++) first.bus.emit('transition', transition(`http://t${i}.example/`, 'bad'));
+    for (let i = 0; i < 3; i++) void first.record(transition(`http://t${i}.example/`, 'bad'));
     await waitFor(() => slack.received.length >= 1, 3000);
     await first.stop();
     assert.equal(slack.delivered().length, 0);
@@ -134,7 +140,7 @@ describe('notification delivery against a stand-in Slack', () => {
     const hook = await stub();
     hook.respond((_n, _req, res) => res.writeHead(502).end());
     const r = await rig({ slackHookUrl: slack.url, webhookUrl: hook.url });
-    r.bus.emit('transition', transition('http://a.example/', 'bad'));
+    void r.record(transition('http://a.example/', 'bad'));
     await waitFor(() => slack.delivered().length === 1 && hook.received.length >= 2, 5000);
     assert.equal(r.outboxRows(), 1); // the webhook's copy waits
     await r.stop();
@@ -144,7 +150,7 @@ describe('notification delivery against a stand-in Slack', () => {
     const hook = await stub();
     const secret = 's3cret-for-tests';
     const r = await rig({ webhookUrl: hook.url, webhookSecret: secret });
-    r.bus.emit('transition', transition('http://a.example/', 'bad'));
+    void r.record(transition('http://a.example/', 'bad'));
     await waitFor(() => hook.delivered().length === 1);
     const req = hook.received[0]!;
     const expected = Buffer.from('sha256=' + createHmac('sha256', secret).update(req.body).digest('hex'));
@@ -163,9 +169,9 @@ describe('notification delivery against a stand-in Slack', () => {
     const slack = await stub();
     slack.respond((n, _req, res) => { if (n < 3) res.writeHead(400).end('invalid_payload'); else res.end('ok'); });
     const r = await rig({ slackHookUrl: slack.url });
-    r.bus.emit('transition', transition('http://poison.example/', 'bad'));
+    void r.record(transition('http://poison.example/', 'bad'));
     await waitFor(() => r.outboxRows() === 0 && slack.received.length === 3, 5000, 'dropped');
-    r.bus.emit('transition', transition('http://next.example/', 'bad'));
+    void r.record(transition('http://next.example/', 'bad'));
     await waitFor(() => slack.delivered().length === 1, 3000);
     assert.deepEqual(eventLines(slack.delivered()[0]!.json.text), ['http://next.example/ reported Unhealthy (503 Service Unavailable)']);
     await r.stop();
@@ -173,7 +179,7 @@ describe('notification delivery against a stand-in Slack', () => {
 
   test('no destination configured: nothing is written', async () => {
     const r = await rig({});
-    r.bus.emit('transition', transition('http://a.example/', 'bad'));
+    void r.record(transition('http://a.example/', 'bad'));
     await new Promise((res) => setTimeout(res, 50));
     assert.equal(r.outboxRows(), 0);
     assert.deepEqual(r.notifier.destinations, []);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Status } from '../src/core/status.ts';
-import type { NotifyEvent } from '../src/notify/event.ts';
+import type { NotifyEvent } from '../src/core/notify-event.ts';
 import { collapse, formatSlack, formatWebhook } from '../src/notify/format.ts';
 import { notifyEvent, T0 } from './notify-fixtures.ts';
 

@@ -14,8 +14,9 @@ import type { TargetValue } from '../src/core/target.ts';
 import { EventBus } from '../src/events.ts';
 import { Notifier, type NotifierConfig } from '../src/notify/notifier.ts';
 import type { DeliveryTiming } from '../src/notify/delivery.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
-import { api, FAST_ENV, q, startSpo2, startTargetServer, tempDir, waitFor, type Spo2 } from './helpers.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import { api, FAST_ENV, q, sqliteFile, startSpo2, startTargetServer, tempDir, waitFor, type Spo2 } from './helpers.ts';
+import { recordTransition } from './notify-fixtures.ts';
 import { eventLines, startSlackStub, type SlackStub } from './notify-slack-stub.ts';
 
 const stubs: SlackStub[] = [];
@@ -47,24 +48,29 @@ function transition(url: string, kind: TransitionKind = 'bad', at = Date.now()):
 
 interface LogRecord { level: number; msg: string; [k: string]: unknown }
 
-async function rig(config: Partial<NotifierConfig>, timing: Partial<DeliveryTiming> = {}) {
+async function rig(config: Partial<NotifierConfig & { outboxLimit: number }>, timing: Partial<DeliveryTiming> = {}) {
   const logs: LogRecord[] = [];
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { logs.push(JSON.parse(chunk.toString()) as LogRecord); done(); } });
   const bus = new EventBus();
-  const store = new SqliteStore(join(tempDir('spo2-hostile-'), 'spo2.db'));
+  const dbPath = join(tempDir('spo2-hostile-'), 'spo2.db');
+  const store = new SqliteStore(dbPath, { outboxLimit: config.outboxLimit });
+  const look = sqliteFile(dbPath);
   const notifier = new Notifier({
-    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, outboxLimit: 10_000, ...config },
-    bus, store, logger: pino({ level: 'info' }, sink),
+    config: { slackHookUrl: null, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50, ...config },
+    bus, outbox: store.outbox, logger: pino({ level: 'info' }, sink),
     timing: { minGapMs: 100, backoff: { baseMs: 200, maxMs: 2000 }, requestTimeoutMs: 2000, ...timing },
     random: () => 1,
   });
   await notifier.start();
   const self = {
     bus, store, notifier, logs,
-    rows: () => (store.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
+    /** A transition as the monitor records it (see recordTransition). */
+    record: (t: { target: TargetValue; transition: Transition }) => recordTransition({ store, bus, destinations: notifier.destinations }, t),
+    rows: () => (look.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
     async stop() {
       await notifier.stop();
       await store.close();
+      look.close();
     },
   };
   rigs.push(self);
@@ -77,14 +83,14 @@ describe('a revoked or gone hook', () => {
       const slack = await stub();
       slack.respond((_n, _req, res) => res.writeHead(status).end(said));
       const r = await rig({ slackHookUrl: slack.url });
-      for (let i = 0; i < 5; i++) r.bus.emit('transition', transition(`http://t${i}.example/`));
+      for (let i = 0; i < 5; i++) void r.record(transition(`http://t${i}.example/`));
       const dropped = await waitFor(() => r.logs.find((l) => l.level >= 50 && /revoked or gone/.test(l.msg)), 5000, 'the drop logged as an error');
       assert.equal(dropped.reason, `HTTP ${status}: ${said}`);
       assert.equal(dropped.events, 5);
       await waitFor(() => r.rows() === 0, 2000, 'the outbox emptied');
       assert.equal(slack.received.length, 3);
 
-      r.bus.emit('transition', transition('http://later.example/'));
+      void r.record(transition('http://later.example/'));
       await waitFor(() => slack.received.length === 4, 2000, 'the next event tried');
       assert.deepEqual(eventLines(slack.received[3]!.json.text), ['http://later.example/ reported Unhealthy (503 Service Unavailable)']);
       assert.match(slack.received[3]!.json.text!, new RegExp(`\\(5 events were dropped after this destination refused them: HTTP ${status}: ${said}\\)`));
@@ -102,11 +108,11 @@ describe('a revoked or gone hook', () => {
     });
     // Backoff 1 s, 2 s, 4 s … (jitter pinned to its top): a kept count would make the 500 wait 4 s.
     const r = await rig({ slackHookUrl: slack.url }, { backoff: { baseMs: 1000, maxMs: 60_000 } });
-    r.bus.emit('transition', transition('http://old.example/'));
+    void r.record(transition('http://old.example/'));
     await waitFor(() => r.rows() === 0 && slack.received.length === 3, 8000, 'the refused message dropped');
 
     const emittedAt = Date.now();
-    r.bus.emit('transition', transition('http://new.example/'));
+    void r.record(transition('http://new.example/'));
     const delivered = await waitFor(() => slack.delivered()[0], 5000, 'the next event delivered');
     assert.deepEqual(eventLines(delivered.json.text), ['http://new.example/ reported Unhealthy (503 Service Unavailable)']);
     const retryGap = slack.received[4]!.at - slack.received[3]!.at;
@@ -122,7 +128,7 @@ describe('the outbox limit', () => {
     let down = true;
     slack.respond((_n, _req, res) => (down ? res.writeHead(503).end('down') : res.end('ok')));
     const r = await rig({ slackHookUrl: slack.url, outboxLimit: 5 });
-    for (let i = 0; i < 12; i++) r.bus.emit('transition', transition(`http://t${i}.example/`));
+    for (let i = 0; i < 12; i++) void r.record(transition(`http://t${i}.example/`));
     await waitFor(() => slack.received.length >= 1, 3000, 'a first failed attempt');
     assert.equal(r.rows(), 5);
     assert.deepEqual(r.notifier.pending(), { slack: 5 });
@@ -135,7 +141,7 @@ describe('the outbox limit', () => {
     assert.match(delivered.json.text!, /^\(7 older events were dropped: the outbox of this destination was full, see SPO2_OUTBOX_LIMIT\)$/m);
     await waitFor(() => r.rows() === 0, 2000, 'outbox cleared');
     // Told once: the next message carries no note.
-    r.bus.emit('transition', transition('http://after.example/'));
+    void r.record(transition('http://after.example/'));
     const next = await waitFor(() => slack.delivered()[1], 3000, 'the next message');
     assert.doesNotMatch(next.json.text!, /dropped/);
     await r.stop();
@@ -146,7 +152,7 @@ describe('the mention', () => {
   test('100 targets going bad at once: three messages, only the first opens with <!channel>, all 100 covered', async () => {
     const slack = await stub();
     const r = await rig({ slackHookUrl: slack.url });
-    for (let i = 0; i < 100; i++) r.bus.emit('transition', transition(`http://t${i}.example/`));
+    for (let i = 0; i < 100; i++) void r.record(transition(`http://t${i}.example/`));
     await waitFor(() => slack.delivered().length === 3, 5000, 'three messages');
     const texts = slack.delivered().map((m) => m.json.text!);
     assert.deepEqual(texts.map((t) => t.split('\n')[0] === '<!channel>'), [true, false, false]);

@@ -1,15 +1,16 @@
 /** The pure rules that keep notifications bounded: the mention per incident, drop accounting, the outbox cap. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { initialHealth } from '../src/core/health.ts';
+import type { Destination, NotifyEvent } from '../src/core/notify-event.ts';
 import { Batcher } from '../src/notify/batcher.ts';
 import { DropLedger } from '../src/notify/dropped.ts';
 import { collapse, formatSlack, formatWebhook } from '../src/notify/format.ts';
 import { Incident, incidentQuietMs, MAX_INCIDENT_MS } from '../src/notify/incident.ts';
 import { classify } from '../src/notify/retry.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
-import { SqliteOutbox } from '../src/store/sqlite-outbox.ts';
-import { tempDir } from './helpers.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import { sqliteFile, tempDir } from './helpers.ts';
 import { notifyEvent, T0 } from './notify-fixtures.ts';
 
 describe('the mention opens an incident, not every message of it', () => {
@@ -88,14 +89,18 @@ describe('a revoked or gone hook is permanent', () => {
 
 describe('the outbox keeps at most SPO2_OUTBOX_LIMIT events per destination', () => {
   function openOutbox(limit: number, path = join(tempDir('spo2-outbox-'), 'spo2.db')) {
-    const store = new SqliteStore(path);
-    const rows = (d: string) => (store.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE destination = ?').get(d) as { n: number }).n;
-    return { store, path, rows, outbox: new SqliteOutbox(store, limit) };
+    const store = new SqliteStore(path, { outboxLimit: limit });
+    const look = sqliteFile(path);
+    after(() => look.close());
+    const rows = (d: string) => (look.prepare('SELECT COUNT(*) AS n FROM outbox WHERE destination = ?').get(d) as { n: number }).n;
+    // Events enter the outbox with a transition, as the monitor writes them (id 0: no target row).
+    const add = (event: NotifyEvent, destinations: Destination[]) => store.recordTransition({ id: 0, health: initialHealth(T0) }, event, destinations);
+    return { store, path, rows, add, outbox: store.outbox };
   }
 
   test('the insert over the limit drops the oldest in its own transaction and says through which id', async () => {
-    const { store, rows, outbox } = openOutbox(10);
-    const added = await Promise.all(Array.from({ length: 15 }, (_, i) => outbox.add(notifyEvent(`http://t${i}/`, 'bad', T0), ['slack', 'webhook'])));
+    const { store, rows, add, outbox } = openOutbox(10);
+    const added = await Promise.all(Array.from({ length: 15 }, (_, i) => add(notifyEvent(`http://t${i}/`, 'bad', T0), ['slack', 'webhook'])));
     assert.deepEqual([rows('slack'), rows('webhook')], [10, 10]);
     const trimmed = added.flatMap((a) => a.trimmed).filter((t) => t.destination === 'slack');
     assert.equal(trimmed.reduce((n, t) => n + t.count, 0), 5);
@@ -104,15 +109,15 @@ describe('the outbox keeps at most SPO2_OUTBOX_LIMIT events per destination', ()
     assert.ok(pending[0]!.id > trimmed.at(-1)!.throughId);
     // Deliveries keep the count in step: room for exactly as many new events.
     await outbox.delivered(pending.slice(0, 3).map((e) => e.id));
-    const more = await Promise.all([0, 1, 2].map((i) => outbox.add(notifyEvent(`http://new${i}/`, 'bad', T0), ['slack'])));
+    const more = await Promise.all([0, 1, 2].map((i) => add(notifyEvent(`http://new${i}/`, 'bad', T0), ['slack'])));
     assert.deepEqual(more.flatMap((a) => a.trimmed), []);
     assert.equal(rows('slack'), 10);
     await store.close();
   });
 
   test('a full outbox trims to 1 % below the limit, not one row per event', async () => {
-    const { store, rows, outbox } = openOutbox(1000);
-    const added = await Promise.all(Array.from({ length: 1100 }, (_, i) => outbox.add(notifyEvent(`http://t${i}/`, 'bad', T0), ['slack'])));
+    const { store, rows, add } = openOutbox(1000);
+    const added = await Promise.all(Array.from({ length: 1100 }, (_, i) => add(notifyEvent(`http://t${i}/`, 'bad', T0), ['slack'])));
     const trims = added.flatMap((a) => a.trimmed);
     assert.ok(rows('slack') <= 1000 && rows('slack') >= 990, `${rows('slack')} rows`);
     assert.equal(trims.length, 10);
@@ -122,7 +127,7 @@ describe('the outbox keeps at most SPO2_OUTBOX_LIMIT events per destination', ()
 
   test('a limit lowered between runs applies at start', async () => {
     const first = openOutbox(100);
-    await Promise.all(Array.from({ length: 30 }, (_, i) => first.outbox.add(notifyEvent(`http://t${i}/`, 'bad', T0), ['slack'])));
+    await Promise.all(Array.from({ length: 30 }, (_, i) => first.add(notifyEvent(`http://t${i}/`, 'bad', T0), ['slack'])));
     await first.store.close();
     const second = openOutbox(10, first.path);
     const trimmed = await second.outbox.trim();

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/store/migrations.js';
+import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { createPool, migrate, redactedUrl } from '../src/store/postgres/connect.js';
 import { MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { waitFor } from './helpers.js';

@@ -15,8 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import type { ChangeMessage, TargetValue } from '../src/core/target.js';
-import { SqliteStore } from '../src/store/sqlite.js';
-import { api, q, refusedUrl, type Spo2, startSpo2, tempDir, waitFor } from './helpers.ts';
+import { api, q, refusedUrl, type Spo2, sqliteFile, startSpo2, tempDir, waitFor } from './helpers.ts';
 
 /** Big enough that a whole snapshot or `/all` is ~24 MB: 20 copies of it show at once. */
 const TARGETS = 20_000;
@@ -45,13 +44,13 @@ function urlOf(i: number): string {
 
 /** Writes TARGETS rows straight into a fresh database (registering 20,000 through the API takes ~6 s). */
 function seed(dbPath: string): void {
-  const store = new SqliteStore(dbPath); // creates the schema with the product's own migrations
-  const insert = store.db.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, ?, ?)');
+  const db = sqliteFile(dbPath);
+  const insert = db.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, ?, ?)');
   const now = Date.now();
-  store.db.transaction(() => {
+  db.transaction(() => {
     for (let i = 0; i < TARGETS; i++) insert.run(urlOf(i), JSON.stringify({ team: `team-${i % 50}`, n: i, pad: PAD }), now, now);
   })();
-  store.db.close();
+  db.close();
 }
 
 function rssMb(pid: number): number {

@@ -3,16 +3,17 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { EventBus } from '../src/events.ts';
-import { Monitor, proberFrom } from '../src/monitor/monitor.ts';
+import { proberFrom } from '../src/core/prober.ts';
+import { Monitor } from '../src/monitor/monitor.ts';
 import { Registry } from '../src/registry.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
 import { tempDir } from './helpers.ts';
 
 function registry() {
   const store = new SqliteStore(join(tempDir(), 'spo2.db'));
   const monitor = new Monitor({
     health: { windowSize: 10, intervalMs: 3_600_000, fastIntervalMs: 3_600_000, remindAfterMs: 0 },
-    concurrency: 1, flushIntervalMs: 3_600_000, bus: new EventBus(), store, logger: pino({ level: 'silent' }),
+    concurrency: 1, flushIntervalMs: 3_600_000, bus: new EventBus(), store, destinations: [], logger: pino({ level: 'silent' }),
     probe: proberFrom(async () => { throw new Error('not probed in this test'); }),
   });
   return { store, monitor, registry: new Registry(store, monitor) };

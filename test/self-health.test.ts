@@ -8,10 +8,12 @@ import pino from 'pino';
 import type { ProbeResult } from '../src/core/status.ts';
 import { EventBus } from '../src/events.ts';
 import { ProbeLag } from '../src/monitor/lag.ts';
-import { Monitor, type Prober } from '../src/monitor/monitor.ts';
+import type { Prober } from '../src/core/prober.ts';
+import { Monitor } from '../src/monitor/monitor.ts';
 import { healthReport, wellLimits, type HealthSources } from '../src/self/health-report.ts';
-import { StoreUnavailableError, type Store } from '../src/store/store.ts';
+import { StoreUnavailableError } from '../src/store/ports.ts';
 import { waitFor } from './helpers.ts';
+import { memoryStore } from './memory-store.ts';
 
 describe('probe lag over the last minute', () => {
   it('reports the p99 and the max of how late probes started, within the bucket resolution', () => {
@@ -49,7 +51,7 @@ describe('probe lag over the last minute', () => {
 
   it('the monitor measures starts held back by the concurrency bound, and what is overdue now', async () => {
     const held: Array<() => void> = [];
-    const prober: Prober = {
+    const prober: Prober<string> = {
       prepare: (url) => url,
       start: (_url, done, context) => {
         held.push(() => done({ status: 'Healthy', reason: '', httpStatus: 200, latencyMs: 1, at: Date.now() } satisfies ProbeResult, context));
@@ -62,6 +64,7 @@ describe('probe lag over the last minute', () => {
       probe: prober,
       bus: new EventBus(),
       store: memoryStore(),
+      destinations: [],
       logger: pino({ enabled: false }),
     });
     m.start();
@@ -86,64 +89,52 @@ describe('what "well" means (problems on /healthz; the heartbeat waits for none)
     probesInFlight: () => 3,
     probeLag: () => ({ p99Ms: 4, maxMs: 30, probes: 1200, overdueMs: 0 }),
     storeTrouble: () => null,
-    backlog: () => ({}),
+    backlog: async () => ({}),
     destinations: ['slack'],
     limits,
     clock: () => 10_000_000,
     ...over,
   });
 
-  it('all is well: storage ok, probes on time, nothing waiting (a configured destination shows 0)', () => {
-    const r = healthReport(sources());
+  it('all is well: storage ok, probes on time, nothing waiting (a configured destination shows 0)', async () => {
+    const r = await healthReport(sources());
     assert.deepEqual(r, {
       probesInFlight: 3, storage: 'ok', probeLag: { p99Ms: 4, maxMs: 30, probes: 1200, overdueMs: 0 },
       notifications: { slack: { pending: 0, oldestAgeSeconds: null } }, problems: [],
     });
   });
 
-  it('storage trouble is a problem, named by its kind', () => {
-    const r = healthReport(sources({ storeTrouble: () => new StoreUnavailableError('disk-full', 'disk full', 'DATABASE_PATH=/x', false) }));
+  it('storage trouble is a problem, named by its kind', async () => {
+    const r = await healthReport(sources({ storeTrouble: () => new StoreUnavailableError('disk-full', 'disk full', 'DATABASE_PATH=/x', false) }));
     assert.equal(r.storage, 'disk-full');
     assert.deepEqual(r.problems, ['storage: disk full']);
   });
 
-  it('probes that start a whole interval late are a problem; one slow start in a minute is not', () => {
-    assert.deepEqual(healthReport(sources({ probeLag: () => ({ p99Ms: 40, maxMs: 2900, probes: 1200, overdueMs: 0 }) })).problems, []);
-    const late = healthReport(sources({ probeLag: () => ({ p99Ms: 3400, maxMs: 5000, probes: 1200, overdueMs: 0 }) }));
+  it('probes that start a whole interval late are a problem; one slow start in a minute is not', async () => {
+    assert.deepEqual((await healthReport(sources({ probeLag: () => ({ p99Ms: 40, maxMs: 2900, probes: 1200, overdueMs: 0 }) }))).problems, []);
+    const late = await healthReport(sources({ probeLag: () => ({ p99Ms: 3400, maxMs: 5000, probes: 1200, overdueMs: 0 }) }));
     assert.match(late.problems.join(), /probes start late: 3\.4 s/);
-    const stalled = healthReport(sources({ probeLag: () => ({ p99Ms: 0, maxMs: 0, probes: 0, overdueMs: 12_000 }) }));
+    const stalled = await healthReport(sources({ probeLag: () => ({ p99Ms: 0, maxMs: 0, probes: 0, overdueMs: 12_000 }) }));
     assert.match(stalled.problems.join(), /overdue by 12 s/);
     // A short interval still allows a second of lateness (a garbage collection).
     assert.equal(wellLimits({ intervalMs: 300, notifyWindowMs: 0 }).lateMs, 1000);
   });
 
-  it('notifications stuck for 10 minutes past the window are a problem, for a configured destination only', () => {
+  it('notifications stuck for 10 minutes past the window are a problem, for a configured destination only', async () => {
     const now = 10_000_000;
-    const backlog = () => ({
+    const backlog = async () => ({
       slack: { pending: 12, oldestAt: now - 11 * 60_000 },
       webhook: { pending: 3, oldestAt: now - 60 * 60_000 }, // left over from an earlier configuration
     });
-    const r = healthReport(sources({ backlog }));
+    const r = await healthReport(sources({ backlog }));
     assert.deepEqual(r.notifications, { slack: { pending: 12, oldestAgeSeconds: 660 }, webhook: { pending: 3, oldestAgeSeconds: 3600 } });
     assert.deepEqual(r.problems, ['slack: the oldest undelivered notification is 11 min old']);
-    const young = healthReport(sources({ backlog: () => ({ slack: { pending: 250, oldestAt: now - 5 * 60_000 } }) }));
+    const young = await healthReport(sources({ backlog: async () => ({ slack: { pending: 250, oldestAt: now - 5 * 60_000 } }) }));
     assert.deepEqual(young.problems, [], 'a big batch still going out is not stuck');
   });
 
-  it('an outbox that cannot be read is a problem, not a crash of /healthz', () => {
-    const r = healthReport(sources({ backlog: () => { throw new Error('disk I/O error'); } }));
+  it('an outbox that cannot be read is a problem, not a crash of /healthz', async () => {
+    const r = await healthReport(sources({ backlog: async () => { throw new Error('disk I/O error'); } }));
     assert.deepEqual(r.problems, ['cannot read the notification outbox: disk I/O error']);
   });
 });
-
-function memoryStore(): Store {
-  return {
-    loadTargets: async () => [],
-    upsertTarget: async () => { throw new Error('unused'); },
-    updateData: async () => true,
-    deleteTarget: async () => true,
-    saveHealth: async () => {},
-    trouble: () => null,
-    close: async () => {},
-  };
-}

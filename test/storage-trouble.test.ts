@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import { SqliteStore } from '../src/store/sqlite.ts';
-import { StoreUnavailableError } from '../src/store/store.ts';
+import { GroupCommit } from '../src/store/sqlite/commit.ts';
+import { openDatabase } from '../src/store/sqlite/open.ts';
+import { StoreUnavailableError } from '../src/store/ports.ts';
 import { api, BIN, FAST_ENV, q, startSpo2, startTargetServer, tempDir, waitFor, type Spo2, type TargetServer, type Wrap } from './helpers.ts';
 
 const canMount = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;
@@ -208,7 +209,9 @@ describe('the store marks itself unavailable from any failed commit', () => {
   it('a background write that fails (as a health flush would) marks it degraded, and the write check clears it', async () => {
     const lines: Array<{ msg: string }> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
-    const store = new SqliteStore(join(tempDir(), 'spo2.db'), { logger, recheckMs: 50 });
+    // The SQLite engine's group commit, which every write of the store goes through.
+    const path = join(tempDir(), 'spo2.db');
+    const store = new GroupCommit(openDatabase(path), { path, logger, recheckMs: 50 });
     try {
       let failing = 3;
       const full = () => { if (failing-- > 0) throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL'); };
@@ -222,7 +225,8 @@ describe('the store marks itself unavailable from any failed commit', () => {
       await waitFor(() => store.trouble() === null, 5_000, 'the write check to clear the trouble');
       assert.deepEqual(lines.map((l) => l.msg.split(':')[0]), ['storage trouble', 'storage recovered']);
     } finally {
-      await store.close();
+      store.close();
+      store.db.close();
     }
   });
 });

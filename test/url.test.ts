@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { canonicalUrl, checkLookupUrl, checkTargetUrl } from '../src/core/url.ts';
 import { planCanonicalUrls } from '../src/store/canonical-urls.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
-import { tempDir } from './helpers.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import { sqliteFile, tempDir } from './helpers.ts';
 
 /** Every spelling here names one endpoint: the canonical form on the left. */
 const SPELLINGS: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -104,25 +104,27 @@ describe('canonicalising stored URLs', () => {
 
   it('the SQLite store applies it in one go, pending notifications included, and a second start changes nothing', async () => {
     const path = join(tempDir(), 'spo2.db');
-    const seed = new SqliteStore(path);
-    const insert = seed.db.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, 1, 1)');
+    const seed = sqliteFile(path);
+    const insert = seed.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, 1, 1)');
     for (const [i, url] of ['http://b.test/', 'HTTP://A.test', 'http://a.test:80/', 'http://u:secret@c.test/'].entries()) insert.run(url, JSON.stringify({ i }));
     const event = (url: string) => JSON.stringify({ url, kind: 'bad', status: 'Unreachable', reason: 'x' });
-    const outbox = seed.db.prepare("INSERT INTO outbox (destination, url, event, created_at) VALUES ('slack', ?, ?, 1)");
+    const outbox = seed.prepare("INSERT INTO outbox (destination, url, event, created_at) VALUES ('slack', ?, ?, 1)");
     for (const url of ['http://a.test:80/', 'http://u:secret@c.test/', 'http://b.test/']) outbox.run(url, event(url));
-    await seed.close();
+    seed.close();
 
     const store = new SqliteStore(path);
-    const cleanup = store.canonicaliseUrls();
+    const look = sqliteFile(path);
+    after(() => look.close());
+    const cleanup = await store.canonicaliseUrls();
     assert.equal(cleanup.rewritten.length, 2);
     assert.deepEqual(cleanup.removed, [{ id: 3, url: 'http://a.test/', keptId: 2, data: { i: 2 } }]);
     assert.deepEqual((await store.loadTargets()).map((t) => [t.id, t.url]), [[1, 'http://b.test/'], [2, 'http://a.test/'], [4, 'http://u:***@c.test/']]);
-    const rows = store.db.prepare('SELECT url, event FROM outbox ORDER BY id').all() as Array<{ url: string; event: string }>;
+    const rows = look.prepare('SELECT url, event FROM outbox ORDER BY id').all() as Array<{ url: string; event: string }>;
     assert.deepEqual(rows.map((r) => [r.url, (JSON.parse(r.event) as { url: string }).url]), [
       ['http://a.test/', 'http://a.test/'], ['http://u:***@c.test/', 'http://u:***@c.test/'], ['http://b.test/', 'http://b.test/'],
     ]);
-    assert.ok(!JSON.stringify(store.db.prepare('SELECT * FROM targets, outbox').all()).includes('secret'), 'no stored row holds the password any more');
-    assert.deepEqual(store.canonicaliseUrls(), { rewritten: [], removed: [], unparsable: [] });
+    assert.ok(!JSON.stringify(look.prepare('SELECT * FROM targets, outbox').all()).includes('secret'), 'no stored row holds the password any more');
+    assert.deepEqual(await store.canonicaliseUrls(), { rewritten: [], removed: [], unparsable: [] });
     await store.close();
   });
 });

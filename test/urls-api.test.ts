@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
-import { SqliteStore } from '../src/store/sqlite.ts';
 import { startSlackStub, type SlackStub } from './notify-slack-stub.ts';
-import { api, FAST_ENV, q, type Spo2, startSpo2, startTargetServer, type TargetServer, tempDir, waitFor } from './helpers.ts';
+import { api, FAST_ENV, q, type Spo2, startSpo2, startTargetServer, type TargetServer, sqliteFile, tempDir, waitFor } from './helpers.ts';
 
 const QUIET = { SPO2_INTERVAL: '1h', SPO2_FAST_INTERVAL: '1h' };
 
@@ -113,8 +112,8 @@ describe('a database from before the upgrade', () => {
     port = target.port;
     // Rows as SpO₂ 0.1 stored them: verbatim spellings, duplicates of one endpoint, a password,
     // and a notification about the credentialed URL still waiting for Slack.
-    const seed = new SqliteStore(dbPath);
-    const insert = seed.db.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, ?, ?)');
+    const seed = sqliteFile(dbPath);
+    const insert = seed.prepare('INSERT INTO targets (url, data, created_at, updated_at) VALUES (?, ?, ?, ?)');
     const rows: Array<[string, unknown]> = [
       [`HTTP://127.0.0.1:${port}/old`, { first: true }],
       [`http://127.0.0.1:${port}/old#frag`, { second: true }],
@@ -125,8 +124,8 @@ describe('a database from before the upgrade', () => {
     rows.forEach(([url, data], i) => insert.run(url, JSON.stringify(data), 1000 + i, 1000 + i));
     const credUrl = `http://admin:s3cr3t@127.0.0.1:${port}/cred`;
     const event = { url: credUrl, kind: 'bad', status: 'Unhealthy', reason: '401 Unauthorized', httpStatus: 401, at: Date.now(), previous: { status: 'Healthy', reason: '', httpStatus: null, since: 1000 }, data: { cred: true } };
-    seed.db.prepare("INSERT INTO outbox (destination, url, event, created_at) VALUES ('slack', ?, ?, ?)").run(credUrl, JSON.stringify(event), Date.now());
-    await seed.close();
+    seed.prepare("INSERT INTO outbox (destination, url, event, created_at) VALUES ('slack', ?, ?, ?)").run(credUrl, JSON.stringify(event), Date.now());
+    seed.close();
     spo2 = await startSpo2({ dbPath, env: { ...FAST_ENV, SLACK_HOOK_URL: slack.url } });
   });
   after(async () => {

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
-import { StoreUnavailableError } from '../store/store.js';
+import { StoreUnavailableError } from '../store/ports.js';
 import { HttpError } from './body.js';
 import { registerCompatRoutes } from './routes-compat.js';
 import { registerV1Routes } from './routes-v1.js';
@@ -14,7 +14,7 @@ export interface HttpAppOptions {
   checkUrl: UrlRule;
   dashboard: (req: FastifyRequest, reply: FastifyReply) => boolean;
   /** Extra liveness facts for /healthz. */
-  health?: () => Record<string, unknown>;
+  health?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Why the store cannot write now; /healthz answers 503 with it. */
   storeTrouble?: () => StoreUnavailableError | null;
   https?: { cert: Buffer | string; key: Buffer | string } | null;
@@ -63,7 +63,7 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route for ${req.method} ${req.url.split('?')[0]}` }));
 
   app.get('/healthz', async (_req, reply) => {
-    const facts = { targets: opts.registry.size, ...opts.health?.() };
+    const facts = { targets: opts.registry.size, ...(await opts.health?.()) };
     const trouble = opts.storeTrouble?.() ?? null;
     // Without the path: /healthz needs no credentials.
     if (trouble) return reply.code(503).send({ status: 'degraded', reason: trouble.reason, ...facts });

@@ -28,6 +28,11 @@ export class DueHeap<T extends Timed> {
     return top;
   }
 
+  /** Moves every due time `ms` later; the order, and so the heap, stays as it is. */
+  shift(ms: number): void {
+    for (const item of this.items) item.dueAt += ms;
+  }
+
   remove(item: T): void {
     if (item.heapIndex >= 0 && this.items[item.heapIndex] === item) this.removeAt(item.heapIndex);
   }

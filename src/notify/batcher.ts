@@ -1,4 +1,4 @@
-import type { OutboxEntry } from './outbox.js';
+import type { OutboxEntry } from '../store/ports.js';
 
 export interface BatcherOptions {
   /** Most lines (distinct URLs) in one message: SPO2_NOTIFY_BATCH. */

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
+import { systemClock, Timer } from '../core/clock.js';
 import { Batcher, type Batch, type BatcherOptions } from './batcher.js';
 import { DropLedger, type Dropped } from './dropped.js';
-import type { Destination } from './event.js';
+import type { Destination } from '../core/notify-event.js';
 import { collapse, isNewTrouble, type Line } from './format.js';
 import { Incident } from './incident.js';
-import type { Outbox, OutboxEntry, Trimmed } from './outbox.js';
+import type { Outbox, OutboxEntry, Trimmed } from '../store/ports.js';
 import { backoffMs, classify, type Backoff, type Outcome } from './retry.js';
 
 /** What a message says besides its lines. */
@@ -71,8 +72,7 @@ export class Delivery {
   private readonly batcher: Batcher;
   /** Ids held here (pending or in flight): an event loaded twice is sent once. */
   private readonly known = new Set<number>();
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = 0;
+  private readonly timer: Timer;
   private inFlight: Promise<void> | null = null;
   private abort: AbortController | null = null;
   private notBefore = 0;
@@ -90,6 +90,7 @@ export class Delivery {
   constructor(private readonly opts: DeliveryOptions) {
     this.batcher = new Batcher(opts.batch);
     this.incident = new Incident(opts.incidentQuietMs);
+    this.timer = new Timer(() => this.sendNext(), { ...systemClock, now: opts.clock });
   }
 
   get destination(): Destination {
@@ -143,8 +144,7 @@ export class Delivery {
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     this.logDrops(this.opts.clock());
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.timer.cancel();
     const flight = this.inFlight;
     if (!flight) return;
     let grace: NodeJS.Timeout | undefined;
@@ -158,16 +158,7 @@ export class Delivery {
     if (this.stopped || this.inFlight) return;
     const readyAt = this.batcher.readyAt();
     if (readyAt === null) return;
-    const at = Math.max(readyAt, this.notBefore);
-    if (this.timer) {
-      if (this.timerAt === at) return;
-      clearTimeout(this.timer);
-    }
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.sendNext();
-    }, Math.max(0, at - this.opts.clock()));
+    this.timer.set(Math.max(readyAt, this.notBefore));
   }
 
   private sendNext(): void {

@@ -2,7 +2,7 @@ import { formatDuration } from '../core/duration.js';
 import type { TransitionKind } from '../core/health.js';
 import type { Status } from '../core/status.js';
 import type { Dropped } from './dropped.js';
-import type { NotifyEvent } from './event.js';
+import type { NotifyEvent } from '../core/notify-event.js';
 
 /** One URL's events in a batch, collapsed to the latest without losing what they said. */
 export interface Line {

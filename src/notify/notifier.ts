@@ -2,25 +2,22 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import type { Config } from '../config.js';
 import type { EventBus, TransitionEvent } from '../events.js';
-import { SqliteOutbox } from '../store/sqlite-outbox.js';
-import type { SqliteStore } from '../store/sqlite.js';
 import { DEFAULT_TIMING, Delivery, type DeliveryTiming, type Sender } from './delivery.js';
-import { toNotifyEvent, type Destination } from './event.js';
+import { toNotifyEvent, type Destination } from '../core/notify-event.js';
 import { incidentQuietMs } from './incident.js';
-import type { Outbox, Trimmed } from './outbox.js';
+import type { Outbox, Trimmed } from '../store/ports.js';
 import { slackSender } from './slack.js';
 import { webhookSender } from './webhook.js';
 
-export type NotifierConfig = Pick<Config, 'slackHookUrl' | 'slackMention' | 'webhookUrl' | 'webhookSecret' | 'notifyBatch' | 'notifyWindowMs' | 'outboxLimit'>;
+export type NotifierConfig = Pick<Config, 'slackHookUrl' | 'slackMention' | 'webhookUrl' | 'webhookSecret' | 'notifyBatch' | 'notifyWindowMs'>;
 
 export interface NotifierOptions {
   config: NotifierConfig;
   bus: EventBus;
-  store: SqliteStore;
+  /** The store's outbox (the engine's, wired in app.ts). */
+  outbox: Outbox;
   logger: Logger;
   clock?: () => number;
-  /** Instead of the SQLite outbox on `store`. */
-  outbox?: Outbox;
   timing?: Partial<DeliveryTiming>;
   random?: () => number;
   /** How long stop() waits for a message in flight. */
@@ -36,8 +33,8 @@ const STOP_GRACE_MS = 500;
 
 /**
  * Turns transitions and reminders into Slack messages and webhook calls: every event is
- * written to the outbox (in the transaction of the health change) before anything is sent,
- * then each configured destination delivers it at least once, batched and paced.
+ * in the outbox (written in the transaction of the health change) before anything is
+ * sent, then each configured destination delivers it at least once, batched and paced.
  */
 export class Notifier {
   private readonly outbox: Outbox;
@@ -50,7 +47,7 @@ export class Notifier {
   constructor(private readonly opts: NotifierOptions) {
     const { config } = opts;
     this.logger = opts.logger.child({ component: 'notifier' });
-    this.outbox = opts.outbox ?? new SqliteOutbox(opts.store, config.outboxLimit);
+    this.outbox = opts.outbox;
     const timing: DeliveryTiming = { ...DEFAULT_TIMING, ...opts.timing };
     this.agent = new Agent({ connectTimeout: timing.requestTimeoutMs });
     const senders: Sender[] = [];
@@ -124,21 +121,18 @@ export class Notifier {
     }
   }
 
-  // Runs synchronously inside the monitor's emit, so the outbox insert joins the same
-  // group-commit transaction as the health write of this transition.
+  // The monitor wrote the event to the outbox with the transition (one store call, see
+  // monitor.ts) before emitting it: the notifier only delivers what is stored.
   private readonly onTransition = (e: TransitionEvent): void => {
-    const event = toNotifyEvent(e);
-    this.outbox.add(event, this.destinations).then(
-      ({ entries, trimmed }) => {
-        for (const entry of entries) this.deliveries.get(entry.destination)?.add([entry]);
-        this.applyTrims(trimmed);
-      },
-      (err: unknown) => {
-        // Not durable, but still true: deliver it from memory rather than not at all.
-        this.logger.error({ err, url: event.url, kind: event.kind }, 'could not store a notification; sending it without a durable copy');
-        const id = -++this.volatileIds;
-        for (const [destination, delivery] of this.deliveries) delivery.add([{ id, destination, event }]);
-      },
-    );
+    if (e.outbox) {
+      for (const entry of e.outbox.entries) this.deliveries.get(entry.destination)?.add([entry]);
+      this.applyTrims(e.outbox.trimmed);
+      return;
+    }
+    // Not durable, but still true: deliver it from memory rather than not at all.
+    const event = toNotifyEvent(e.target, e.transition);
+    this.logger.error({ url: event.url, kind: event.kind }, 'could not store a notification; sending it without a durable copy');
+    const id = -++this.volatileIds;
+    for (const [destination, delivery] of this.deliveries) delivery.add([{ id, destination, event }]);
   };
 }

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
+import type { ProbeDone, Prober } from '../core/prober.js';
 import type { ProbeResult } from '../core/status.js';
 import type { GateWaiter, OriginGate, OriginGates } from './origin-gate.js';
 
@@ -52,8 +53,10 @@ export function probeRequest(url: string): ProbeRequest | null {
   }
 }
 
-/** Called once per probe, with the context given to `startProbe`. */
-export type ProbeDone<C> = (result: ProbeResult, context: C) => void;
+/** The monitor's prober: HTTP checks through `options` (one agent, the origins' gates). */
+export function httpProber(options: ProbeOptions): Prober<ProbeRequest | null> {
+  return { prepare: probeRequest, start: (request, done, context) => startProbe(request, options, done, context) };
+}
 
 /**
  * One health check: `GET`, no redirects followed. `done(result, context)` is called exactly

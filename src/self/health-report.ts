@@ -1,7 +1,6 @@
 import { formatDuration } from '../core/duration.js';
 import type { ProbeLagSummary } from '../monitor/lag.js';
-import type { DestinationBacklog } from '../store/sqlite-backlog.js';
-import type { StoreUnavailableError } from '../store/store.js';
+import type { DestinationBacklog, StoreUnavailableError } from '../store/ports.js';
 
 /** SpO₂'s own health, as /healthz shows it (beside `status`, `reason` and `targets`). */
 export interface HealthReport {
@@ -19,7 +18,7 @@ export interface HealthSources {
   probesInFlight: () => number;
   probeLag: () => ProbeLagSummary & { overdueMs: number };
   storeTrouble: () => StoreUnavailableError | null;
-  backlog: () => Record<string, DestinationBacklog>;
+  backlog: () => Promise<Record<string, DestinationBacklog>>;
   /** The destinations notifications go to: only their backlog can be stuck. */
   destinations: readonly string[];
   limits: WellLimits;
@@ -43,7 +42,7 @@ export function wellLimits(config: { intervalMs: number; notifyWindowMs: number 
   return { lateMs: Math.max(1000, config.intervalMs), stuckMs: 10 * 60_000 + config.notifyWindowMs };
 }
 
-export function healthReport(src: HealthSources): HealthReport {
+export async function healthReport(src: HealthSources): Promise<HealthReport> {
   const now = (src.clock ?? Date.now)();
   const trouble = src.storeTrouble();
   const probeLag = src.probeLag();
@@ -53,7 +52,7 @@ export function healthReport(src: HealthSources): HealthReport {
   // A configured destination is always there (0 pending), so a dashboard's series never vanishes.
   for (const d of src.destinations) notifications[d] = { pending: 0, oldestAgeSeconds: null };
   try {
-    for (const [destination, b] of Object.entries(src.backlog())) {
+    for (const [destination, b] of Object.entries(await src.backlog())) {
       notifications[destination] = { pending: b.pending, oldestAgeSeconds: b.oldestAt === null ? null : Math.max(0, Math.round((now - b.oldestAt) / 100) / 10) };
     }
   } catch (err) {

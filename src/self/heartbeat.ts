@@ -6,7 +6,7 @@ export interface HeartbeatOptions {
   url: string;
   intervalMs: number;
   /** Why SpO₂ is not well now; a heartbeat goes out only when there is none. */
-  problems: () => string[];
+  problems: () => Promise<string[]>;
   logger: Logger;
 }
 
@@ -55,7 +55,11 @@ export class Heartbeat {
   private beat(): void {
     this.timer = null;
     if (this.stopped) return;
-    const problems = this.opts.problems();
+    this.beating = this.opts.problems().then((problems) => this.beatIfWell(problems), (err: unknown) => this.beatIfWell([`cannot tell: ${(err as Error).message}`]));
+  }
+
+  private beatIfWell(problems: string[]): Promise<void> | void {
+    if (this.stopped) return;
     if (problems.length > 0) {
       if (this.paused === null || this.paused.join() !== problems.join()) {
         this.opts.logger.warn({ problems }, `heartbeat paused: ${problems.join('; ')}`);
@@ -66,10 +70,7 @@ export class Heartbeat {
     }
     if (this.paused !== null) this.opts.logger.info('heartbeat resumed: SpO₂ is well again');
     this.paused = null;
-    this.beating = this.ping().finally(() => {
-      this.beating = null;
-      this.schedule();
-    });
+    return this.ping().finally(() => this.schedule());
   }
 
   private schedule(): void {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { StoreUnavailableError } from './store.js';
+import type { StoreUnavailableError } from './ports.js';
 
 export interface AvailabilityOptions {
   logger: Logger;

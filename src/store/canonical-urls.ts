@@ -1,30 +1,6 @@
 import type { Logger } from 'pino';
 import { canonicalUrl } from '../core/url.js';
-
-/** A stored target whose URL changes to its canonical form. */
-export interface UrlRewrite {
-  id: number;
-  from: string;
-  to: string;
-}
-
-/** A stored target removed because an older one has the same canonical URL. */
-export interface UrlDuplicate {
-  id: number;
-  /** The canonical URL both had. */
-  url: string;
-  keptId: number;
-  /** Its custom data, logged so that nothing is lost without a trace (filled in by the store). */
-  data?: unknown;
-}
-
-/** What start-up did to URLs stored before they were canonical (SpO₂ 0.1 kept them verbatim). */
-export interface UrlCleanup {
-  rewritten: UrlRewrite[];
-  removed: UrlDuplicate[];
-  /** Ids of stored URLs that do not parse (left as they are; their probes say `invalid url`). */
-  unparsable: number[];
-}
+import type { UrlCleanup } from './ports.js';
 
 /**
  * Plans the canonicalisation of stored targets, given in id order: each URL becomes its

@@ -1,11 +1,10 @@
-import type { Destination, NotifyEvent } from '../notify/event.js';
-import type { Added, Outbox, OutboxEntry, Trimmed } from '../notify/outbox.js';
-import type { SqliteStore } from './sqlite.js';
+import type { Destination, NotifyEvent } from '../../core/notify-event.js';
+import type { Added, DestinationBacklog, Outbox, OutboxEntry, Trimmed } from '../ports.js';
+import type { GroupCommit } from './commit.js';
 
 /**
- * The outbox in the SQLite store. Writes go through the store's group commit, so an event
- * lands in the same transaction as the health change that emitted it, and the oldest
- * events of a destination over `limit` leave in that same transaction.
+ * The outbox in the SQLite database. Writes go through the store's group commit, and the
+ * oldest events of a destination over `limit` leave in the transaction that added events.
  */
 export class SqliteOutbox implements Outbox {
   private readonly stmts;
@@ -15,32 +14,38 @@ export class SqliteOutbox implements Outbox {
    */
   private readonly sizes = new Map<string, number>();
 
-  constructor(private readonly store: SqliteStore, private readonly limit: number) {
-    const db = store.db;
+  constructor(private readonly commit: GroupCommit, private readonly limit: number) {
+    const db = commit.db;
     this.stmts = {
       insert: db.prepare('INSERT INTO outbox (destination, url, event, created_at) VALUES (?, ?, ?, ?)'),
       pending: db.prepare('SELECT id, destination, event FROM outbox WHERE destination = ? ORDER BY id'),
       remove: db.prepare('DELETE FROM outbox WHERE id = ? RETURNING destination'),
       counts: db.prepare('SELECT destination, COUNT(*) AS n FROM outbox GROUP BY destination'),
+      // Counting and finding the first id walk the (destination, id) index only; the oldest
+      // row is then read by its id: cheap enough for every health check.
+      backlog: db.prepare('SELECT destination, COUNT(*) AS pending, MIN(id) AS first FROM outbox GROUP BY destination'),
+      createdAt: db.prepare('SELECT created_at FROM outbox WHERE id = ?').pluck(),
       count: db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE destination = ?'),
       nthOldest: db.prepare('SELECT id FROM outbox WHERE destination = ? ORDER BY id LIMIT 1 OFFSET ?'),
       dropThrough: db.prepare('DELETE FROM outbox WHERE destination = ? AND id <= ?'),
     };
   }
 
-  add(event: NotifyEvent, destinations: readonly Destination[]): Promise<Added> {
+  /**
+   * Stores the event once per destination and drops the oldest events of a destination
+   * over the limit; inside a write (see SqliteStore.recordTransition).
+   */
+  insert(event: NotifyEvent, destinations: readonly Destination[]): Added {
     const json = JSON.stringify(event);
     const now = Date.now();
-    return this.write(() => {
-      const entries = destinations.map((destination) => {
-        const size = this.size(destination);
-        const id = Number(this.stmts.insert.run(destination, event.url, json, now).lastInsertRowid);
-        this.sizes.set(destination, size + 1);
-        return { id, destination, event };
-      });
-      const trimmed = destinations.map((d) => this.trimOne(d)).filter((t) => t !== null);
-      return { entries, trimmed };
+    const entries = destinations.map((destination) => {
+      const size = this.size(destination);
+      const id = Number(this.stmts.insert.run(destination, event.url, json, now).lastInsertRowid);
+      this.sizes.set(destination, size + 1);
+      return { id, destination, event };
     });
+    const trimmed = destinations.map((d) => this.trimOne(d)).filter((t) => t !== null);
+    return { entries, trimmed };
   }
 
   trim(): Promise<Trimmed[]> {
@@ -65,6 +70,11 @@ export class SqliteOutbox implements Outbox {
         if (size !== undefined) this.sizes.set(row!.destination, size - 1);
       }
     });
+  }
+
+  async backlog(): Promise<Record<string, DestinationBacklog>> {
+    const rows = this.stmts.backlog.all() as Array<{ destination: string; pending: number; first: number }>;
+    return Object.fromEntries(rows.map((r) => [r.destination, { pending: r.pending, oldestAt: (this.stmts.createdAt.get(r.first) as number | undefined) ?? null }]));
   }
 
   async counts(): Promise<Record<string, number>> {
@@ -98,8 +108,8 @@ export class SqliteOutbox implements Outbox {
   }
 
   /** A write through the group commit; a failed one (or a failed commit) makes the sizes be counted again. */
-  private write<T>(fn: () => T): Promise<T> {
-    const done = this.store.enqueue(() => {
+  write<T>(fn: () => T): Promise<T> {
+    const done = this.commit.enqueue(() => {
       try {
         return fn();
       } catch (err) {

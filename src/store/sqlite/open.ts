@@ -2,8 +2,8 @@ import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
-import { storeErrorOf } from './sqlite-errors.js';
-import { StoreUnavailableError } from './store.js';
+import { storeErrorOf } from './errors.js';
+import { StoreUnavailableError } from '../ports.js';
 
 /** The write check's statement: one tiny row, rewritten. */
 export const WRITE_CHECK_SQL = `INSERT INTO store_meta (key, value) VALUES ('write_check', ?)

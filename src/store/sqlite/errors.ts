@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreUnavailableError, type StoreTroubleKind } from './store.js';
+import { StoreUnavailableError, type StoreTroubleKind } from '../ports.js';
 
 /** What a SQLite result code says about the storage; `lasting`: no retry can mend it. */
 const KINDS: ReadonlyArray<{ code: string; kind: StoreTroubleKind; reason: string; lasting?: boolean }> = [

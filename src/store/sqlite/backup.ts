@@ -1,7 +1,7 @@
 import { chownSync, closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { SCHEMA_VERSION } from './sqlite-open.js';
+import { SCHEMA_VERSION } from './open.js';
 
 /** What a backup holds, for the operator to read (and check against the live server). */
 export interface BackupSummary {
