@@ -95,6 +95,30 @@ describe('dashboard', () => {
     assert.ok(curl.body.error);
   });
 
+  test('a target not checked yet says so, in a neutral colour, while its data-status stays Healthy', async () => {
+    // An hour between probes: the target waits for its first one for the whole test.
+    const s = await spo2({ env: { SPO2_INTERVAL: '1h', SPO2_FAST_INTERVAL: '1h' } });
+    const url = targets.url('/not-yet');
+    await put(s, url);
+    const page = await open(s);
+    await waitForStatus(page, url, 'Healthy');
+    const card = await page.evaluate((u) => {
+      const el = [...document.querySelectorAll<HTMLElement>('[data-url]')].find((e) => e.dataset.url === u)!;
+      const status = el.querySelector<HTMLElement>('.status');
+      return { checked: el.dataset.checked, text: status?.textContent, colour: status ? getComputedStyle(status).color : null };
+    }, url);
+    assert.equal(card.checked, 'no');
+    assert.equal(card.text, 'not checked yet');
+    const healthyColour = await page.evaluate(() => {
+      const probe = document.body.appendChild(document.createElement('span'));
+      probe.style.color = 'var(--healthy)';
+      const colour = getComputedStyle(probe).color;
+      probe.remove();
+      return colour;
+    });
+    assert.notEqual(card.colour, healthyColour, 'not painted as a healthy target');
+  });
+
   test('the page shows every target with its status', async () => {
     const s = await spo2();
     targets.set('/shows/ok', { status: 200 });
