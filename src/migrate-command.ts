@@ -45,8 +45,9 @@ export async function migrateCommand(args: string[], env: Record<string, string 
       return err.usage ? 2 : 1;
     }
     // The driver's errors (refused, unknown host, password rejected, no such database) say
-    // what is wrong; the URL beside them never shows the password.
-    process.stderr.write(`spo2: cannot copy into ${where}: ${describe(err)}; nothing was written\n`);
+    // what is wrong; the URL beside them never shows the password. The copy is one
+    // transaction: none of it stays (the schema may, empty, and a second run goes on from there).
+    process.stderr.write(`spo2: cannot copy into ${where}: ${describe(err)}; no row was copied\n`);
     return 1;
   } finally {
     await pool.end();

@@ -145,7 +145,7 @@ describe('spo2 migrate --to postgres://…', { skip, timeout: 180_000 }, () => {
     // Port 1 on loopback: nothing listens there.
     const refused = await migrate(['--to', 'postgres://spo2:hunter2secret@127.0.0.1:1/spo2', '--database-path', path]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /cannot copy into postgres:\/\/spo2:\*\*\*@127\.0\.0\.1:1\/spo2: connect ECONNREFUSED 127\.0\.0\.1:1; nothing was written/);
+    assert.match(refused.stderr, /cannot copy into postgres:\/\/spo2:\*\*\*@127\.0\.0\.1:1\/spo2: connect ECONNREFUSED 127\.0\.0\.1:1; no row was copied/);
     assert.ok(!refused.stderr.includes('hunter2secret'));
 
     const wrong = new URL(cluster.url);
