@@ -32,7 +32,7 @@ export async function openBenchDatabase(engine: Engine, dir: string): Promise<Be
   }
   const cluster: PgCluster = await startPgCluster();
   const pool = new pg.Pool({ connectionString: cluster.url, max: 1 });
-  const version = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
+  const version = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v.split(' ')[0];
   return {
     engine,
     // DATABASE_PATH too, in a folder of its own: a build that ignores DATABASE_URL would
