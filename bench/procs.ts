@@ -1,9 +1,9 @@
 /** The processes of a benchmark run: SpO₂ as a user starts it, and the helper children. */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { cpuTicksFromStat, rssFromStatus } from './stats.js';
+import { cpuTicksFromStat, familyFromStat, rssFromStatus } from './stats.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TICK_MS = 10; // USER_HZ is 100 on Linux
@@ -11,6 +11,28 @@ const TICK_MS = 10; // USER_HZ is 100 on Linux
 /** CPU time (user + system) of a process so far, ms. */
 export function cpuMs(pid: number): number {
   return cpuTicksFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) * TICK_MS;
+}
+
+/**
+ * CPU time so far of a server that works in child processes (PostgreSQL: the postmaster,
+ * one backend per connection, the checkpointer, the WAL writer, autovacuum…), ms: its own,
+ * its live children's, and what its children that exited had used (cutime/cstime). Read at
+ * both ends of a window, the difference holds the work of children that came and went inside it.
+ */
+export function serverCpuMs(pid: number): number {
+  const root = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let ticks = cpuTicksFromStat(root) + familyFromStat(root).reapedTicks;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited since the listing: its CPU is in the parent's cutime now
+    }
+    if (familyFromStat(stat).ppid === pid) ticks += cpuTicksFromStat(stat);
+  }
+  return ticks * TICK_MS;
 }
 
 /** CPU time all processes of the machine spent busy so far, ms (from /proc/stat). */

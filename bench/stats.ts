@@ -30,6 +30,19 @@ export function cpuTicksFromStat(stat: string): number {
   return Number(rest[11]) + Number(rest[12]);
 }
 
+/** What /proc/<pid>/stat says of a process's family: its parent, and the CPU ticks of the children it reaped. */
+export interface StatFamily {
+  ppid: number;
+  /** cutime + cstime: CPU of children that exited and were waited for (a postgres backend after its connection closed). */
+  reapedTicks: number;
+}
+
+export function familyFromStat(stat: string): StatFamily {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[1] is field 4 (ppid); cutime and cstime are fields 16 and 17.
+  return { ppid: Number(rest[1]), reapedTicks: Number(rest[13]) + Number(rest[14]) };
+}
+
 /** VmRSS in bytes from the text of /proc/<pid>/status; NaN when absent. */
 export function rssFromStatus(status: string): number {
   const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);

@@ -29,6 +29,7 @@ export async function backupCommand(args: string[], env: Record<string, string |
 function parseArgs(args: string[], env: Record<string, string | undefined>): { file: string; database: string } | string {
   const option = CONFIG_OPTIONS.find((o) => o.key === 'databasePath')!;
   let database = env[option.env] || option.default;
+  let named = false;
   const files: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -36,14 +37,19 @@ function parseArgs(args: string[], env: Record<string, string | undefined>): { f
       const value = args[++i];
       if (!value) return `option ${option.flag} needs a value`;
       database = value;
+      named = true;
     } else if (arg.startsWith(option.flag + '=')) {
       database = arg.slice(option.flag.length + 1);
+      named = true;
     } else if (arg.startsWith('--')) {
       return `unknown option ${arg}`;
     } else {
       files.push(arg);
     }
   }
+  // With DATABASE_URL, SpO₂ ignores DATABASE_PATH: a copy of that file would back up nothing
+  // in use. The old file can still be copied by naming it.
+  if (env.DATABASE_URL && !named) return 'SpO₂ uses PostgreSQL here (DATABASE_URL is set): back it up with pg_dump or the database service\'s snapshots (docs/operations.md); spo2 backup copies a SQLite file, name one with --database-path';
   if (files.length !== 1) return files.length === 0 ? 'which file should the backup go to?' : `one backup file, not ${files.length}`;
   if (database === '') return 'DATABASE_PATH must not be empty';
   return { file: files[0]!, database };

@@ -6,6 +6,7 @@ import { STATUSES, type Status } from './core/status.js';
 import type { TargetValue } from './core/target.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { createLogger } from './logger.js';
+import { migrateCommand } from './migrate-command.js';
 import { StoreUnavailableError } from './store/ports.js';
 
 const USAGE = `spo2 — health-checks URLs that come and go
@@ -18,6 +19,7 @@ usage:
   spo2 get URL                      show one target
   spo2 hash-password                read a password on stdin, print its hash for SPO2_BASIC_AUTH
   spo2 backup FILE                  copy the database (DATABASE_PATH) to FILE, safely while serving
+  spo2 migrate --to postgres://…    copy the SQLite database (DATABASE_PATH) into an empty PostgreSQL database
 
 client options: --server URL (env SPO2_SERVER, default http://127.0.0.1:8000), --token T (env SPO2_API_TOKEN), --json
 
@@ -37,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
       return hashPasswordCommand();
     case 'backup':
       return backupCommand(rest);
+    case 'migrate':
+      return migrateCommand(rest);
     case 'add':
     case 'rm':
     case 'ls':

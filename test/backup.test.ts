@@ -144,6 +144,14 @@ describe('spo2 backup and restore', () => {
       const none = spawnSync(process.execPath, [BIN, 'backup'], { env: { PATH: process.env.PATH ?? '', DATABASE_PATH: spo2.dbPath }, encoding: 'utf8' });
       assert.equal(none.status, 2);
       assert.match(none.stderr, /usage: spo2 backup FILE/);
+      // On PostgreSQL, DATABASE_PATH is not the database: the backup is pg_dump's job.
+      const env = { PATH: process.env.PATH ?? '', DATABASE_PATH: spo2.dbPath, DATABASE_URL: 'postgres://spo2:secret@127.0.0.1:1/spo2' };
+      const onPg = spawnSync(process.execPath, [BIN, 'backup', join(dir, 'pg.db')], { env, encoding: 'utf8' });
+      assert.equal(onPg.status, 2);
+      assert.match(onPg.stderr, /SpO₂ uses PostgreSQL here \(DATABASE_URL is set\): back it up with pg_dump/);
+      assert.ok(!existsSync(join(dir, 'pg.db')));
+      const named = spawnSync(process.execPath, [BIN, 'backup', '--database-path', spo2.dbPath, join(dir, 'old.db')], { env, encoding: 'utf8' });
+      assert.equal(named.status, 0, named.stderr);
     } finally {
       assert.equal(await spo2.stop(), 0);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { burstiness, check, cpuTicksFromStat, percentile, rssFromStatus, summarize, table } from '../bench/stats.js';
+import { burstiness, check, cpuTicksFromStat, familyFromStat, percentile, rssFromStatus, summarize, table } from '../bench/stats.js';
 
 test('percentiles use the nearest rank', () => {
   const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
@@ -14,6 +14,11 @@ test('percentiles use the nearest rank', () => {
 test('CPU ticks are read after the command name, even one with spaces and parentheses', () => {
   const stat = '4242 (node (spo2) x) S 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0 1 0 100 2000 300';
   assert.equal(cpuTicksFromStat(stat), 175);
+});
+
+test('the parent and the reaped children\'s CPU ticks are read after the command name too', () => {
+  const stat = '4242 (postgres: spo2 spo2 127.0.0.1(5432) idle) S 4200 2 3 4 5 6 7 8 9 10 150 25 30 12 20 0 1 0 100 2000 300';
+  assert.deepEqual(familyFromStat(stat), { ppid: 4200, reapedTicks: 42 });
 });
 
 test('resident memory comes from VmRSS in kB', () => {

@@ -28,6 +28,9 @@ describe('imports flow one way', () => {
     ['src/store/postgres/store.ts', '../ports.js', false],
     ['src/app.ts', './store/sqlite/store.js', false],
     ['src/cli.ts', './store/sqlite/store.js', false],
+    ['src/migrate-command.ts', './store/postgres/import.js', false],
+    ['src/store/postgres/import.ts', '../copy.js', false],
+    ['src/store/copy.ts', './sqlite/export.js', true],
   ];
   for (const [file, from, refuse] of cases) {
     it(`${file} ${refuse ? 'may not' : 'may'} import ${from}`, async () => {
