@@ -138,6 +138,11 @@ async function launch(env: Record<string, string>, dbPath: string, { wrap, onStd
     waitForLog((l) => l.msg === 'SpO₂ started', 15_000),
     exited.then((code) => { throw new Error(`spo2 exited with ${code} before starting: ${stderr}`); }),
   ]);
+  // A suite parametrized by engine must fail, not silently pass on SQLite, where DATABASE_URL is not read.
+  if (env.DATABASE_URL && !String(started.database).startsWith('postgres')) {
+    proc.kill('SIGKILL');
+    throw new Error(`DATABASE_URL is set but the server started on ${String(started.database)}`);
+  }
   const httpUrl = String(started.http);
   const wsUrl = started.ws ? String(started.ws) : null;
 
