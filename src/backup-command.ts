@@ -44,6 +44,8 @@ function parseArgs(args: string[], env: Record<string, string | undefined>): { f
       files.push(arg);
     }
   }
+  // With DATABASE_URL the state is in PostgreSQL: a copy of a stale (or absent) SQLite file would be no backup.
+  if (env.DATABASE_URL) return 'DATABASE_URL is set: the state is in PostgreSQL, back it up with the database\'s own tools (pg_dump, snapshots); spo2 backup copies the SQLite file only';
   if (files.length !== 1) return files.length === 0 ? 'which file should the backup go to?' : `one backup file, not ${files.length}`;
   if (database === '') return 'DATABASE_PATH must not be empty';
   return { file: files[0]!, database };

@@ -144,6 +144,10 @@ describe('spo2 backup and restore', () => {
       const none = spawnSync(process.execPath, [BIN, 'backup'], { env: { PATH: process.env.PATH ?? '', DATABASE_PATH: spo2.dbPath }, encoding: 'utf8' });
       assert.equal(none.status, 2);
       assert.match(none.stderr, /usage: spo2 backup FILE/);
+      const onPostgres = spawnSync(process.execPath, [BIN, 'backup', join(dir, 'b.db')], { env: { PATH: process.env.PATH ?? '', DATABASE_PATH: spo2.dbPath, DATABASE_URL: 'postgres://spo2:s3cret@db/spo2' }, encoding: 'utf8' });
+      assert.equal(onPostgres.status, 2, 'with DATABASE_URL the SQLite file is not the state: no false backup');
+      assert.match(onPostgres.stderr, /DATABASE_URL is set: the state is in PostgreSQL/);
+      assert.ok(!existsSync(join(dir, 'b.db')));
     } finally {
       assert.equal(await spo2.stop(), 0);
     }
