@@ -21,6 +21,9 @@ import { Registry } from './registry.js';
 import { Heartbeat } from './self/heartbeat.js';
 import { healthReport, wellLimits } from './self/health-report.js';
 import { logUrlCleanup } from './store/canonical-urls.js';
+import type { Store } from './store/ports.js';
+import { redactedUrl } from './store/postgres/connect.js';
+import { openPostgresStore } from './store/postgres/open.js';
 import { SqliteStore } from './store/sqlite/store.js';
 
 export interface App {
@@ -41,7 +44,7 @@ const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 /** Starts everything in dependency order; `stop()` undoes it in reverse. */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
   const tls = readTlsFiles(config); // first: a bad certificate stops start-up before anything opens
-  const store = new SqliteStore(config.databasePath, { logger, outboxLimit: config.outboxLimit }); // checks the database first: nothing is open yet
+  const store = await openStore(config, logger); // checks the database first: nothing is open yet
   const bus = new EventBus();
   const resolver = new ProbeResolver({ probeTimeoutMs: config.timeoutMs, warn: (msg) => logger.warn(msg) });
   const agent = createProbeAgent({ timeoutMs: config.timeoutMs, originConnections: config.originConnections, lookup: resolver.lookup });
@@ -113,7 +116,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     ? new Heartbeat({ url: config.heartbeatUrl, intervalMs: config.heartbeatIntervalMs, problems: async () => (await report()).problems, logger })
     : null;
   heartbeat?.start();
-  logger.info({ http: httpUrl, ws: wsUrl, database: config.databasePath, targets: stored.length }, 'SpO₂ started');
+  logger.info({ http: httpUrl, ws: wsUrl, database: config.databaseUrl ? redactedUrl(config.databaseUrl) : config.databasePath, targets: stored.length }, 'SpO₂ started');
   for (const note of securityNotes(config)) logger[note.level](note.msg);
 
   let stopping: Promise<void> | null = null;
@@ -139,6 +142,13 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       logger.info('SpO₂ stopped');
     })()),
   };
+}
+
+/** The engine: PostgreSQL when DATABASE_URL is set, else the SQLite file at DATABASE_PATH. */
+function openStore(config: Config, logger: Logger): Promise<Store> {
+  const options = { logger, outboxLimit: config.outboxLimit };
+  if (config.databaseUrl) return openPostgresStore(config.databaseUrl, options);
+  return Promise.resolve(new SqliteStore(config.databasePath, options));
 }
 
 /**

@@ -14,6 +14,8 @@ export interface Config {
   /** null when `WS_LISTEN_ADDR=off`. */
   wsListen: ListenAddr | null;
   databasePath: string;
+  /** PostgreSQL instead of the SQLite file (`postgres://user:password@host:port/db`); null = SQLite at databasePath. */
+  databaseUrl: string | null;
   slackHookUrl: string | null;
   slackMention: string;
   webhookUrl: string | null;
@@ -123,6 +125,21 @@ const optionalUrl: Parser<string | null> = (raw) => {
   }
 };
 
+/** Secret (it holds the password): a bad value is explained, never echoed. */
+const databaseUrl: Parser<string | null> = (raw) => {
+  if (raw.trim() === '') return null;
+  const expected = 'expected postgres://user:password@host:port/database';
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    return invalid(`not a URL: ${expected}`);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') return invalid(`the scheme must be postgres:// or postgresql://, not ${u.protocol}// (unset DATABASE_URL to use the SQLite file at DATABASE_PATH)`);
+  if (u.hostname === '') return invalid(`no host: ${expected}`);
+  return raw.trim();
+};
+
 const text: Parser<string> = (raw) => raw;
 const token: Parser<string | null> = (raw) => {
   if (raw === '') return null;
@@ -136,6 +153,7 @@ const OPTIONS: Option[] = [
   opt('httpListen', 'HTTP_LISTEN_ADDR', '127.0.0.1:8000', parseListenAddr, 'API, dashboard and WebSocket (/ws)'),
   opt('wsListen', 'WS_LISTEN_ADDR', '127.0.0.1:8001', (raw) => (raw.trim().toLowerCase() === 'off' ? null : parseListenAddr(raw)), 'extra WebSocket listener (SpO₂ compatibility); "off" disables it'),
   opt('databasePath', 'DATABASE_PATH', 'spo2.db', (raw) => (raw === '' ? invalid('must not be empty') : raw), 'embedded database file (created if missing)'),
+  opt('databaseUrl', 'DATABASE_URL', '', databaseUrl, 'PostgreSQL instead of SQLite: postgres://user:password@host:port/database (DATABASE_PATH is then ignored)', true),
   opt('slackHookUrl', 'SLACK_HOOK_URL', '', optionalUrl, 'Slack incoming-webhook URL; unset = no Slack'),
   opt('slackMention', 'SPO2_SLACK_MENTION', '<!channel>', text, 'first line of a message that holds a newly bad target; empty = no mention'),
   opt('webhookUrl', 'SPO2_WEBHOOK_URL', '', optionalUrl, 'generic webhook: the same batches as JSON'),

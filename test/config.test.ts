@@ -55,6 +55,23 @@ describe('configuration', () => {
     });
   }
 
+  it('DATABASE_URL selects PostgreSQL (postgres:// or postgresql://); unset keeps SQLite', () => {
+    assert.equal(loadConfig({}).databaseUrl, null);
+    assert.equal(loadConfig({ DATABASE_URL: 'postgres://spo2:pw@db:5432/spo2' }).databaseUrl, 'postgres://spo2:pw@db:5432/spo2');
+    assert.equal(loadConfig({}, ['--database-url', 'postgresql://db/spo2?sslmode=require']).databaseUrl, 'postgresql://db/spo2?sslmode=require');
+  });
+
+  for (const value of ['mysql://spo2:s3cret-pass@db/spo2', 'postgres//spo2:s3cret-pass@db', 'postgres://spo2:s3cret-pass@/spo2']) {
+    it(`refuses DATABASE_URL=${value.replace('s3cret-pass', '***')}, naming the variable and never the password`, () => {
+      assert.throws(() => loadConfig({ DATABASE_URL: value }), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /^invalid DATABASE_URL=\(value hidden\): .*postgres/);
+        assert.doesNotMatch(err.message, /s3cret/);
+        return true;
+      });
+    });
+  }
+
   it('docs/configuration.md documents every variable with its default', () => {
     const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
     for (const o of CONFIG_OPTIONS) {

@@ -1,6 +1,7 @@
 /**
- * Test harness: the real `spo2 serve` process on loopback ports with a real SQLite file,
- * and a local target server whose answers a test controls.
+ * Test harness: the real `spo2 serve` process on loopback ports with a real SQLite file
+ * (or a PostgreSQL database, see `backends()`), and a local target server whose answers a
+ * test controls.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -10,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type Database from 'better-sqlite3';
+import pg from 'pg';
 import { openDatabase } from '../src/store/sqlite/open.ts';
+import { findPgBin, startPgCluster, type PgCluster } from './pg-cluster.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 export const BIN = join(ROOT, 'bin', 'spo2.js');
@@ -54,6 +57,8 @@ export interface Spo2 {
 
 export interface StartOptions {
   env?: Record<string, string>;
+  /** The storage engine: a fresh, empty database of it (SQLite when not given). */
+  backend?: Backend;
   dbPath?: string;
   /** Start the extra WebSocket listener (off by default in tests). */
   wsListener?: boolean;
@@ -82,6 +87,7 @@ export async function startSpo2(options: StartOptions = {}): Promise<Spo2> {
     WS_LISTEN_ADDR: options.wsListener ? '127.0.0.1:0' : 'off',
     DATABASE_PATH: dbPath,
     SPO2_LOG_LEVEL: 'info',
+    ...(await options.backend?.fresh()),
     ...options.env,
   };
   return launch(env, dbPath, options);
@@ -132,6 +138,11 @@ async function launch(env: Record<string, string>, dbPath: string, { wrap, onStd
     waitForLog((l) => l.msg === 'SpO₂ started', 15_000),
     exited.then((code) => { throw new Error(`spo2 exited with ${code} before starting: ${stderr}`); }),
   ]);
+  // A suite parametrized by engine must fail, not silently pass on SQLite, where DATABASE_URL is not read.
+  if (env.DATABASE_URL && !String(started.database).startsWith('postgres')) {
+    proc.kill('SIGKILL');
+    throw new Error(`DATABASE_URL is set but the server started on ${String(started.database)}`);
+  }
   const httpUrl = String(started.http);
   const wsUrl = started.ws ? String(started.ws) : null;
 
@@ -258,4 +269,66 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 500)}`);
+}
+
+/**
+ * A storage engine the integration suites run on. `fresh()` gives the environment of a new,
+ * empty database: nothing (a temp SQLite file is the default), or `DATABASE_URL` of a new
+ * database in the file's PostgreSQL cluster — started at the first call, one per test
+ * file, fsync on; `stop()` it in an `after()` hook.
+ */
+export interface Backend {
+  name: 'sqlite' | 'postgres';
+  /** Why this backend's tests are skipped here (false: they run). */
+  skip: string | false;
+  fresh(): Promise<Record<string, string>>;
+  /** The URL of a new, empty PostgreSQL database (postgres only). */
+  freshUrl(): Promise<string>;
+  /** The cluster itself (postgres only; started by the first fresh()). */
+  cluster(): PgCluster;
+  stop(): Promise<void>;
+}
+
+/** Without the server binaries PostgreSQL's half is skipped on a workstation, never in CI (.ci/run installs them). */
+export const PG_SKIP: string | false = findPgBin() || process.env.CI ? false : 'needs the PostgreSQL server binaries (apt-get install postgresql)';
+
+/** Both engines, for `for (const backend of backends()) describe(...)`. */
+export function backends(): Backend[] {
+  return [sqliteBackend(), postgresBackend()];
+}
+
+function sqliteBackend(): Backend {
+  const none = () => { throw new Error('not a PostgreSQL backend'); };
+  return { name: 'sqlite', skip: false, fresh: async () => ({}), freshUrl: none, cluster: none, stop: async () => undefined };
+}
+
+export function postgresBackend(): Backend {
+  let started: Promise<PgCluster> | null = null;
+  let databases = 0;
+  let current: PgCluster | null = null;
+  const freshUrl = async () => {
+    const cluster = current = await (started ??= startPgCluster());
+    const name = `spo2_${++databases}`;
+    const admin = new pg.Client({ connectionString: cluster.adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${name} OWNER spo2`);
+    } finally {
+      await admin.end();
+    }
+    return cluster.url.replace(/\/spo2$/, `/${name}`);
+  };
+  return {
+    name: 'postgres',
+    skip: PG_SKIP,
+    freshUrl,
+    fresh: async () => ({ DATABASE_URL: await freshUrl() }),
+    cluster: () => {
+      if (!current) throw new Error('the cluster starts with the first fresh()');
+      return current;
+    },
+    stop: async () => {
+      if (started) await (await started.catch(() => null))?.stop();
+    },
+  };
 }

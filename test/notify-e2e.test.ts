@@ -4,8 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { FAST_ENV, type Spo2, api, q, startSpo2, startTargetServer, waitFor } from './helpers.ts';
+import { FAST_ENV, type Spo2, api, backends, q, startSpo2, startTargetServer, waitFor } from './helpers.ts';
 import { eventLines, startSlackStub, type Received, type SlackStub } from './notify-slack-stub.ts';
+
+const engines = backends();
+after(() => Promise.all(engines.map((b) => b.stop())));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -14,7 +17,7 @@ function urlsIn(messages: Received[]): string[] {
   return messages.flatMap((m) => eventLines(m.json.text).map((l) => l.split(' ')[0]!));
 }
 
-describe('Slack notifications end to end', () => {
+for (const backend of engines) describe(`Slack notifications end to end (${backend.name})`, { skip: backend.skip }, () => {
   const running: Spo2[] = [];
   const stubs: SlackStub[] = [];
   after(async () => {
@@ -31,7 +34,7 @@ describe('Slack notifications end to end', () => {
   it('100 targets failing at once make messages of at most 40 events that cover all 100; only the first mentions', async () => {
     const slack = await slackStub();
     const targets = await startTargetServer();
-    const spo2 = await startSpo2({ env: { ...FAST_ENV, SLACK_HOOK_URL: slack.url, SPO2_NOTIFY_WINDOW: '2s' } });
+    const spo2 = await startSpo2({ backend, env: { ...FAST_ENV, SLACK_HOOK_URL: slack.url, SPO2_NOTIFY_WINDOW: '2s' } });
     running.push(spo2);
     const urls = Array.from({ length: 100 }, (_, i) => targets.url(`/svc/${i}`));
     await Promise.all(urls.map((u) => api(spo2.httpUrl, 'PUT', q(u))));
@@ -59,7 +62,7 @@ describe('Slack notifications end to end', () => {
     const slack = await slackStub();
     slack.respond((_n, _req, res) => res.writeHead(503).end('outage'));
     const targets = await startTargetServer();
-    const first = await startSpo2({ env: { ...FAST_ENV, SLACK_HOOK_URL: slack.url } });
+    const first = await startSpo2({ backend, env: { ...FAST_ENV, SLACK_HOOK_URL: slack.url } });
     running.push(first);
     const urls = Array.from({ length: 20 }, (_, i) => targets.url(`/pod/${i}`));
     for (let i = 0; i < 20; i++) targets.set(`/pod/${i}`, { status: 500 });
@@ -86,7 +89,7 @@ describe('Slack notifications end to end', () => {
     const targets = await startTargetServer();
     targets.set('/flaky', { status: 502, statusMessage: 'Bad Gateway' });
     const env = { ...FAST_ENV, SLACK_HOOK_URL: slack.url, SPO2_REMIND_AFTER: '4s' };
-    const first = await startSpo2({ env });
+    const first = await startSpo2({ backend, env });
     running.push(first);
     const url = targets.url('/flaky');
     await api(first.httpUrl, 'PUT', q(url));

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { FAST_ENV, type Spo2, api, q, refusedUrl, startSpo2, startTargetServer, waitFor } from './helpers.ts';
+import { FAST_ENV, type Spo2, api, backends, q, refusedUrl, startSpo2, startTargetServer, waitFor } from './helpers.ts';
 
-describe('durability and restart', () => {
+const engines = backends();
+after(() => Promise.all(engines.map((b) => b.stop())));
+
+for (const backend of engines) describe(`durability and restart (${backend.name})`, { skip: backend.skip }, () => {
   const running: Spo2[] = [];
   after(async () => { for (const s of running) await s.kill9(); });
 
   it('kill -9 right after the acknowledgements loses no registration and no removal', async () => {
-    const first = await startSpo2({ env: { SPO2_INTERVAL: '1h', SPO2_FAST_INTERVAL: '1h' } });
+    const first = await startSpo2({ backend, env: { SPO2_INTERVAL: '1h', SPO2_FAST_INTERVAL: '1h' } });
     running.push(first);
     const urls = Array.from({ length: 300 }, (_, i) => `http://127.0.0.1:1/pod/${i}`);
     const acks = await Promise.all(urls.map((u, i) => api(first.httpUrl, 'PUT', q(u), { i })));
@@ -32,7 +35,7 @@ describe('durability and restart', () => {
     const targets = await startTargetServer();
     targets.set('/down', { status: 500 });
     const dead = await refusedUrl();
-    const first = await startSpo2({ env: FAST_ENV });
+    const first = await startSpo2({ backend, env: FAST_ENV });
     running.push(first);
     await api(first.httpUrl, 'PUT', q(dead));
     await api(first.httpUrl, 'PUT', q(targets.url('/down')));
@@ -63,7 +66,7 @@ describe('durability and restart', () => {
 
   it('SIGTERM stops cleanly and keeps the latest raw results', async () => {
     const targets = await startTargetServer();
-    const first = await startSpo2({ env: { ...FAST_ENV, SPO2_FLUSH_INTERVAL: '1h' } });
+    const first = await startSpo2({ backend, env: { ...FAST_ENV, SPO2_FLUSH_INTERVAL: '1h' } });
     running.push(first);
     await api(first.httpUrl, 'PUT', q(targets.url('/a')));
     const probed = await waitFor(async () => {
@@ -82,11 +85,11 @@ describe('durability and restart', () => {
   });
 
   it('a listen address in use stops start-up, naming the variable, instead of running half-started', async () => {
-    const first = await startSpo2({ wsListener: true });
+    const first = await startSpo2({ backend, wsListener: true });
     running.push(first);
     const taken = new URL(first.wsUrl!).host;
     let stdout = '';
-    await assert.rejects(startSpo2({ env: { WS_LISTEN_ADDR: taken }, onStdout: (line) => (stdout += line + '\n') }), new RegExp(`cannot listen on WS_LISTEN_ADDR=${taken}: .*EADDRINUSE`));
+    await assert.rejects(startSpo2({ backend, env: { WS_LISTEN_ADDR: taken }, onStdout: (line) => (stdout += line + '\n') }), new RegExp(`cannot listen on WS_LISTEN_ADDR=${taken}: .*EADDRINUSE`));
     // Nothing may claim to be listening when the process is about to exit.
     assert.doesNotMatch(stdout, /listening/i);
     await first.stop();

@@ -42,6 +42,8 @@ export class Notifier {
   private readonly logger: Logger;
   private readonly agent: Agent;
   private volatileIds = 0;
+  /** Events sent from memory since the last one that was stored: an outage is logged once, not per event. */
+  private undurable = 0;
   private started = false;
 
   constructor(private readonly opts: NotifierOptions) {
@@ -125,13 +127,15 @@ export class Notifier {
   // monitor.ts) before emitting it: the notifier only delivers what is stored.
   private readonly onTransition = (e: TransitionEvent): void => {
     if (e.outbox) {
+      if (this.undurable > 0) this.logger.warn({ events: this.undurable }, 'notifications are stored again; the ones that could not be were sent without a durable copy');
+      this.undurable = 0;
       for (const entry of e.outbox.entries) this.deliveries.get(entry.destination)?.add([entry]);
       this.applyTrims(e.outbox.trimmed);
       return;
     }
     // Not durable, but still true: deliver it from memory rather than not at all.
     const event = toNotifyEvent(e.target, e.transition);
-    this.logger.error({ url: event.url, kind: event.kind }, 'could not store a notification; sending it without a durable copy');
+    if (this.undurable++ === 0) this.logger.error({ url: event.url, kind: event.kind }, 'could not store a notification; sending it, and the next ones until the store works again, without a durable copy');
     const id = -++this.volatileIds;
     for (const [destination, delivery] of this.deliveries) delivery.add([{ id, destination, event }]);
   };
