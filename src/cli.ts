@@ -81,7 +81,9 @@ async function serve(args: string[]): Promise<number> {
     // A database that cannot be used is a configuration problem: the message names DATABASE_PATH.
     if (err instanceof StoreUnavailableError) {
       process.stderr.write(`spo2: cannot use the database: ${err.message}\n`);
-      return 2;
+      // What start-up opened before it failed (a pool's connections, sockets) must not keep
+      // a failed process alive.
+      process.exit(2);
     }
     throw err;
   }

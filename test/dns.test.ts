@@ -173,6 +173,20 @@ describe('probe resolver', () => {
     assert.deepEqual(searchNames('a', { search: ['x', 'y'], ndots: 1 }), ['a.x', 'a.y', 'a']);
   });
 
+  it('a search domain whose server fails, or that has the name without records, does not end the search', async (t) => {
+    const search = ['broken.example', 'empty.example'];
+    const { resolver, dns } = resolverWith(t, { 'api.empty.example': { v6: ['fd00::1'] }, 'api': { v4: ['10.3.0.1'] } }, {
+      search, ndots: 5,
+      query: (real) => (name, family, done) => name.endsWith('broken.example')
+        ? queueMicrotask(() => done(Object.assign(new Error(`query ESERVFAIL ${name}`), { code: 'ESERVFAIL' }), []))
+        : real(name, family, done),
+    });
+    assert.equal((await lookup(resolver, 'api', { family: 4 })).address, '10.3.0.1');
+    assert.deepEqual(dns.asked, ['api.empty.example A', 'api A'], 'SERVFAIL and NODATA went on to the next name');
+    const none = await lookup(resolver, 'nowhere', { family: 4 });
+    assert.match(none.err!.message, /DNS lookup of nowhere failed \(ESERVFAIL\)/, 'the most telling failure is reported');
+  });
+
   it('answers IP literals and localhost without asking DNS', async (t) => {
     const { resolver, dns } = resolverWith(t, {});
     assert.deepEqual((await lookup(resolver, '10.0.0.7')).address, [{ address: '10.0.0.7', family: 4 }]);

@@ -8,6 +8,7 @@ import type { TargetValue } from '../src/core/target.ts';
 import { EventBus } from '../src/events.ts';
 import { Notifier, type NotifierConfig } from '../src/notify/notifier.ts';
 import { backoffMs, parseRetryAfter } from '../src/notify/retry.ts';
+import type { Outbox } from '../src/store/ports.ts';
 import { SqliteStore } from '../src/store/sqlite/store.ts';
 import { sqliteFile, tempDir, waitFor } from './helpers.ts';
 import { recordTransition } from './notify-fixtures.ts';
@@ -84,6 +85,41 @@ describe('notification delivery against a stand-in Slack', () => {
     assert.deepEqual(slack.received[0]!.json.text!.split('\n'), ['<!channel>', 'http://a.example/ reported Unhealthy (503 Service Unavailable)']);
     await waitFor(() => r.outboxRows() === 0, 2000, 'outbox cleared');
     await r.stop();
+  });
+
+  test('events delivered while the outbox cannot be written are cleared once it can: no second send after a restart', async () => {
+    const slack = await stub();
+    const dbPath = join(tempDir('spo2-notify-'), 'spo2.db');
+    const store = new SqliteStore(dbPath);
+    const look = sqliteFile(dbPath);
+    let storageDown = false;
+    const real = store.outbox;
+    const outbox: Outbox = {
+      trim: () => real.trim(), pending: (d) => real.pending(d), counts: () => real.counts(), backlog: () => real.backlog(),
+      delivered: (ids) => (storageDown ? Promise.reject(new Error('disk full')) : real.delivered(ids)),
+    };
+    const bus = new EventBus();
+    const notifier = new Notifier({
+      config: { slackHookUrl: slack.url, slackMention: '<!channel>', webhookUrl: null, webhookSecret: null, notifyBatch: 40, notifyWindowMs: 50 },
+      bus, outbox, logger: silent,
+      timing: { minGapMs: 100, backoff: { baseMs: 200, maxMs: 2000 }, requestTimeoutMs: 2000, clearRetryMs: 100 },
+    });
+    await notifier.start();
+    const rows = () => (look.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+    try {
+      await recordTransition({ store, bus, destinations: notifier.destinations }, transition('http://a.example/', 'bad'));
+      storageDown = true; // the disk fills between the write of the event and its delivery
+      await waitFor(() => slack.delivered().length === 1, 5000);
+      await new Promise((res) => setTimeout(res, 300));
+      assert.equal(rows(), 1, 'not cleared while the storage refuses');
+      storageDown = false;
+      await waitFor(() => rows() === 0, 3000, 'cleared once the storage takes writes again');
+      assert.equal(slack.delivered().length, 1);
+    } finally {
+      await notifier.stop();
+      await store.close();
+      look.close();
+    }
   });
 
   test('429 with Retry-After is obeyed, then the same events are delivered', async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -44,6 +44,42 @@ describe('a throwaway PostgreSQL cluster', { skip, timeout: 180_000 }, () => {
     assert.ok(cluster.dir && existsSync(`${cluster.dir}/.s.PGSQL.${cluster.port}`), 'the unix socket lives in the private folder');
     assert.equal((await db.query('SELECT 9007199254740991::bigint AS n')).rows[0].n, Number.MAX_SAFE_INTEGER, 'BIGINT comes back as a number');
     assert.equal(redactedUrl(cluster.url), `postgres://spo2:***@127.0.0.1:${cluster.port}/spo2`);
+  });
+
+  it('a connection that drops in the middle of a query fails that query and nothing else: the process lives on', async () => {
+    // A proxy whose sockets the test cuts: a failover or a partition, with no goodbye from the server.
+    const sockets = new Set<Socket>();
+    const proxy = createServer((inbound) => {
+      const outbound = connect(cluster.port, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => sockets.delete(s));
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = new URL(cluster.url);
+      url.port = String((proxy.address() as AddressInfo).port);
+      const db = pool(url.toString());
+      const client = await db.connect();
+      const sleeping = client.query('SELECT pg_sleep(30)');
+      await new Promise((r) => setTimeout(r, 100));
+      for (const s of sockets) s.destroy();
+      // Without a listener on the checked-out client its 'error' event is an uncaught
+      // exception, which ends this test process before the assertion.
+      await assert.rejects(sleeping, /terminated|ECONNRESET|closed/i);
+      client.release(true);
+      assert.equal((await db.query('SELECT 1 AS one')).rows[0].one, 1, 'the pool goes on with a fresh connection');
+    } finally {
+      for (const s of sockets) s.destroy();
+      proxy.close();
+    }
+  });
+
+  it('a password in the query string is masked too', () => {
+    assert.equal(redactedUrl('postgres://spo2@db.internal/spo2?password=s3cret&sslmode=require'), 'postgres://spo2@db.internal/spo2?password=***&sslmode=require');
   });
 
   it('migrations create the tables and columns of the SQLite schema, at the same versions', async () => {

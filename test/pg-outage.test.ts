@@ -50,7 +50,8 @@ describe('a PostgreSQL outage', { skip: databases.skip, timeout: 120_000 }, () =
     // A write: refused while the database is away, with the reason and never the password.
     const refused = await api(first.httpUrl, 'PUT', q(targets.url('/new')));
     assert.equal(refused.status, 503);
-    assert.match(refused.body.error, /^database server unreachable \(DATABASE_URL=postgres:\/\/spo2:\*\*\*@127\.0\.0\.1:\d+\/spo2_\d+\)$/);
+    // The variable's name, not the server's address: API clients are not the operator.
+    assert.equal(refused.body.error, 'database server unreachable (DATABASE_URL)');
     assert.equal((await api(first.httpUrl, 'DELETE', q(steady))).status, 503);
     assert.equal((await api(first.httpUrl, 'GET', q(targets.url('/new')))).status, 404, 'nothing half-applied');
     const health = await api(first.httpUrl, 'GET', '/healthz');

@@ -213,6 +213,8 @@ describe('WebSocket hub', () => {
     await sleep(100);
     h.change('updated', value('http://t0.test/', 'Healthy', { data: { v: 2 } })); // sent: news after the snapshot
     h.change('removed', value('http://t1.test/')); // sent: its removal follows
+    h.change('removed', value('http://t2.test/')); // sent, removed, and registered again (a new id):
+    h.change('added', value('http://t2.test/', 'Healthy', { data: { back: true } })); // it must end on the board
     h.change('status', value(`http://t${n - 1}.test/`, 'Unhealthy', { data: { pad } })); // not sent yet: goes out as it is then
     h.change('removed', value(`http://t${n - 2}.test/`)); // not sent yet: never heard of
     h.change('added', value('http://new.test/')); // added meanwhile: once, at the end
@@ -224,8 +226,8 @@ describe('WebSocket hub', () => {
     const msgs = c.messages;
     const snapshotEnd = msgs.findIndex((m) => m.event !== 'snapshot');
     assert.ok(msgs.slice(snapshotEnd).every((m) => m.event !== 'snapshot'), 'the snapshot comes in one piece, before any change');
-    const inSnapshot = msgs.slice(0, snapshotEnd).map((m) => m.url);
-    assert.equal(new Set(inSnapshot).size, inSnapshot.length, 'each target once in the snapshot');
+    const inSnapshot = msgs.slice(0, snapshotEnd).map((m) => m.id);
+    assert.equal(new Set(inSnapshot).size, inSnapshot.length, 'each target (id) once in the snapshot');
     assert.ok(inSnapshot.length >= n - 1, `snapshot of ${inSnapshot.length}`);
     assert.deepEqual(msgs.slice(0, 2).map((m) => m.url), ['http://t0.test/', 'http://t1.test/']);
     assert.deepEqual(msgs.slice(snapshotEnd).filter((m) => m.url === 'http://t0.test/' || m.url === 'http://t1.test/' || m.url === 'http://t5.test/').map((m) => [m.event, m.url]), [

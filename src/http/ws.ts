@@ -32,7 +32,7 @@ interface Streaming {
   /** Highest id sent so far: changes of targets up to it are news to the client, later ones go out with the snapshot. */
   sentUpTo: number;
   /** Changes of already-sent targets, written right after the snapshot so the stream stays "snapshot, then changes". */
-  held: Buffer[];
+  held: Array<{ url: string; frame: Buffer }>;
   heldBytes: number;
 }
 
@@ -170,7 +170,8 @@ export class WsHub {
       // The rest of the snapshot and the changes held back, in one turn: then live.
       client.streaming = null;
       socket.cork();
-      for (const frame of [...frames, ...streaming.held]) ws.send(frame, { binary: false });
+      for (const frame of frames) ws.send(frame, { binary: false });
+      for (const { frame } of streaming.held) ws.send(frame, { binary: false });
       socket.uncork();
       return;
     }
@@ -208,12 +209,18 @@ export class WsHub {
         // A target not sent yet (or added since) goes out with its current value in a
         // later slice; a removed one is no longer in the view. Only news about targets
         // the client already has is held for after the snapshot.
-        if (change.value.id > streaming.sentUpTo) continue;
+        if (change.value.id > streaming.sentUpTo) {
+          // A URL removed after it was sent and registered again (a new id, at the end of
+          // the view): the snapshot brings it back, so what was held about its earlier
+          // life (its removal above all) must not follow and take it away again.
+          if (change.kind === 'added') this.forgetHeld(streaming, change.value.url);
+          continue;
+        }
         if (streaming.heldBytes > share) {
           this.drop(client, 'slow', streaming.heldBytes);
           continue;
         }
-        streaming.held.push(frame);
+        streaming.held.push({ url: change.value.url, frame });
         streaming.heldBytes += frame.length;
         continue;
       }
@@ -224,6 +231,15 @@ export class WsHub {
       }
       ws.send(frame, { binary: false });
     }
+  }
+
+  private forgetHeld(streaming: Streaming, url: string): void {
+    if (!streaming.held.some((h) => h.url === url)) return;
+    streaming.held = streaming.held.filter((h) => {
+      if (h.url !== url) return true;
+      streaming.heldBytes -= h.frame.length;
+      return false;
+    });
   }
 
   private pingAll(): void {

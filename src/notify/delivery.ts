@@ -31,6 +31,8 @@ export interface DeliveryTiming {
   backoff: Backoff;
   /** One POST, connect to response body. */
   requestTimeoutMs: number;
+  /** How often delivered events are tried again to be cleared from an outbox that could not take the write. */
+  clearRetryMs?: number;
 }
 
 export const DEFAULT_TIMING: DeliveryTiming = {
@@ -46,6 +48,8 @@ export const DEFAULT_TIMING: DeliveryTiming = {
 const MAX_REFUSALS = 3;
 /** Drops from a full outbox come with every insert: log them at most this often. */
 const DROP_LOG_EVERY_MS = 10_000;
+/** Storage trouble is rechecked every few seconds: clearing is tried again as often. */
+const CLEAR_RETRY_MS = 5_000;
 /** Enough of an error body to log what the destination said. */
 const MAX_ERROR_BODY = 1024;
 
@@ -79,6 +83,9 @@ export class Delivery {
   private failures = 0;
   private refusals = 0;
   private stopped = false;
+  /** Delivered events the outbox could not forget (storage trouble): cleared later, or they go out again after a restart. */
+  private uncleared: number[] = [];
+  private clearRetry: NodeJS.Timeout | null = null;
   private readonly incident: Incident;
   private readonly ledger = new DropLedger();
   /** Every stored event of this destination up to this id was dropped from the full outbox. */
@@ -145,6 +152,7 @@ export class Delivery {
     this.stopped = true;
     this.logDrops(this.opts.clock());
     this.timer.cancel();
+    if (this.clearRetry) clearTimeout(this.clearRetry);
     const flight = this.inFlight;
     if (!flight) return;
     let grace: NodeJS.Timeout | undefined;
@@ -224,10 +232,29 @@ export class Delivery {
 
   private async forget(batch: Batch): Promise<void> {
     for (const id of batch.ids) this.known.delete(id);
+    await this.clear(batch.ids);
+  }
+
+  /**
+   * Removes delivered events from the outbox. During storage trouble that fails: the ids
+   * are kept and tried again (with the next delivery, or every few seconds), so a message
+   * sent during an outage is not sent a second time after the next restart.
+   */
+  private async clear(ids: readonly number[]): Promise<void> {
+    if (this.clearRetry) clearTimeout(this.clearRetry);
+    this.clearRetry = null;
+    const all = this.uncleared.length > 0 ? [...this.uncleared, ...ids] : ids;
     try {
-      await this.opts.outbox.delivered(batch.ids);
+      await this.opts.outbox.delivered(all);
+      if (this.uncleared.length > 0) this.opts.logger.info({ destination: this.destination, events: this.uncleared.length }, 'cleared delivered events from the outbox after storage trouble');
+      this.uncleared = [];
     } catch (err) {
-      this.opts.logger.error({ err, destination: this.destination, events: batch.ids.length }, 'could not clear delivered events from the outbox; they may be sent again after a restart');
+      if (this.uncleared.length === 0) this.opts.logger.error({ err, destination: this.destination, events: all.length }, 'could not clear delivered events from the outbox; trying again until storage works');
+      this.uncleared = [...all];
+      if (!this.stopped) {
+        this.clearRetry = setTimeout(() => void this.clear([]), this.opts.timing.clearRetryMs ?? CLEAR_RETRY_MS);
+        this.clearRetry.unref();
+      }
     }
   }
 

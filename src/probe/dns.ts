@@ -69,7 +69,12 @@ interface Pending {
   readonly waiters: ((answer: Answer) => void)[];
   timer: NodeJS.Timeout | null;
   settled: boolean;
+  /** The most telling failure among the search completions tried so far. */
+  failure: string | null;
 }
+
+/** Which failure to report when every completion of a search failed: as glibc, a server failure over a name without records over no such name. */
+const FAILURE_RANK: Record<string, number> = { ENOTFOUND: 0, ENODATA: 1, ESERVFAIL: 2 };
 
 /**
  * A `lookup` for net.connect (`all`, `family` supported) over c-ares with a TTL cache.
@@ -152,7 +157,7 @@ export class ProbeResolver {
       inFlight.waiters.push(done);
       return;
     }
-    const p: Pending = { host, family, waiters: [done], timer: null, settled: false };
+    const p: Pending = { host, family, waiters: [done], timer: null, settled: false, failure: null };
     this.pending[family].set(host, p);
     // Unref'd: a lookup alone never keeps the process alive (stop cancels them anyway).
     p.timer = setTimeout(deadlinePassed, this.timeoutMs, this, p).unref();
@@ -175,9 +180,14 @@ export class ProbeResolver {
       return this.settle(p, { addresses: records.map((r) => r.address), error: null, expiresAt });
     }
     const code = err?.code ?? 'ENODATA';
-    // NXDOMAIN: this completion does not exist, try the next. NODATA means the name exists
-    // (without this family's records), so the search stops there, as for an answer.
-    if (code === 'ENOTFOUND' && index + 1 < names.length) return this.ask(p, names, index + 1);
+    // As glibc's search: a completion that does not exist (NXDOMAIN), has no records of this
+    // family (NODATA) or whose server fails (SERVFAIL: a search domain inherited from the
+    // node, say) does not end the search; the next completion may answer.
+    if (code in FAILURE_RANK) {
+      if (p.failure === null || FAILURE_RANK[code]! > FAILURE_RANK[p.failure]!) p.failure = code;
+      if (index + 1 < names.length) return this.ask(p, names, index + 1);
+      return this.settle(p, this.failed(p.host, p.failure));
+    }
     this.settle(p, this.failed(p.host, code));
   }
 

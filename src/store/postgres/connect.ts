@@ -53,6 +53,11 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   // An idle connection that drops (server restart, failover) is an 'error' on the pool: without
   // a listener it would end the process. The pool replaces it on the next checkout.
   pool.on('error', (err) => logger.debug({ err, where: redactedUrl(url) }, 'an idle PostgreSQL connection was closed'));
+  // A connection checked out of the pool has no such listener: one that drops while a
+  // query runs (a failover, pg_terminate_backend) emits 'error' on the client as well as
+  // failing the query. The query's rejection is what the store handles; this only keeps
+  // the event from ending the process.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
@@ -61,6 +66,8 @@ export function redactedUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    // The driver also takes the password from the query string.
+    for (const key of ['password', 'sslpassword']) if (u.searchParams.has(key)) u.searchParams.set(key, '***');
     return u.toString();
   } catch {
     return 'DATABASE_URL (unparsable)';

@@ -58,7 +58,9 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     await pool.end().catch((endErr: unknown) => logger.debug({ err: endErr }, 'closing the pool after a failed start'));
     throw storeErrorOf(err, where) ?? err;
   }
-  const commit = new GroupCommit(pool, { where, logger, recheckMs: options.recheckMs ?? RECHECK_MS });
+  // At run time the variable's name only: trouble is told to API clients too (a 503), and
+  // the server's address is the operator's business (the start-up line and this error give it).
+  const commit = new GroupCommit(pool, { where: 'DATABASE_URL', logger, recheckMs: options.recheckMs ?? RECHECK_MS });
   return new PostgresStore(commit, options.outboxLimit ?? OUTBOX_LIMIT);
 }
 
