@@ -15,12 +15,13 @@
  * everything, and 20 dashboards that never read their WebSocket.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { canUnshare, startDnsServer, type DnsServer } from '../test/dns-server.js';
+import { stalledWebSocket } from '../test/stalled-ws.js';
 import type { HostilePorts, HostileStats } from './hostile-targets.js';
 import { option } from './options.js';
 import { Child, freePort, rssBytes, sleep, spawnSpo2, waitHealthy, type Spo2Process } from './procs.js';
@@ -35,17 +36,6 @@ const INTERVAL_MS = 3000;
 const SLOW_MS = 500;
 const NAMED = 50; // healthy targets addressed by a DNS name rather than an IP
 
-/** A WebSocket client that completes the handshake, then never reads. */
-async function deafDashboard(base: string): Promise<Socket> {
-  const { hostname, port } = new URL(base);
-  const socket = connect(Number(port), hostname);
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.write(`GET /ws HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-  socket.on('error', () => {});
-  socket.pause();
-  return socket;
-}
 
 interface Watch {
   /** Healthy URLs seen with another status, and what they showed. */
@@ -125,7 +115,7 @@ async function main(): Promise<void> {
 
     const healthy = new Set([...healthyUrls, ...companions]);
     const watch = watchTruth(spo2.base, healthy);
-    for (let i = 0; i < 20; i++) deaf.push(await deafDashboard(spo2.base));
+    for (let i = 0; i < 20; i++) deaf.push(await stalledWebSocket(spo2.base));
 
     const reg = await register(spo2.base, [...healthyUrls, ...companions, ...answering, ...bad], 64);
     const refused = await register(spo2.base, credentialed, 4);

@@ -3,11 +3,12 @@
  * destination and the dashboards do.
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { FAST_ENV, type Spo2, api, q, refusedUrl, startSpo2, waitFor } from './helpers.ts';
 import { startSlackStub, type SlackStub } from './notify-slack-stub.ts';
+import { stalledWebSocket } from './stalled-ws.ts';
 
 /** A TCP server that accepts connections and never says a word. */
 async function silentServer(): Promise<{ server: Server; port: number }> {
@@ -21,17 +22,6 @@ async function silentServer(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-/** A WebSocket client that completes the handshake, then never reads nor answers a close frame. */
-async function deafDashboard(httpUrl: string): Promise<Socket> {
-  const { hostname, port } = new URL(httpUrl);
-  const socket = connect(Number(port), hostname);
-  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(`GET /ws HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-  await new Promise<void>((resolve) => socket.once('data', () => resolve()));
-  socket.pause();
-  return socket;
-}
 
 describe('stopping', () => {
   const cleanup: Array<() => unknown> = [];
@@ -52,7 +42,7 @@ describe('stopping', () => {
 
     for (let i = 0; i < 20; i++) await api(spo2.httpUrl, 'PUT', q(`http://127.0.0.1:${silent.port}/hang/${i}`));
     await api(spo2.httpUrl, 'PUT', q(await refusedUrl('/down')));
-    const dashboard = await deafDashboard(spo2.httpUrl);
+    const dashboard = await stalledWebSocket(spo2.httpUrl);
     cleanup.push(() => dashboard.destroy());
     await waitFor(() => slack.received.length > 0, 10_000, 'a Slack message in flight');
 

@@ -9,13 +9,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import type { ChangeMessage, TargetValue } from '../src/core/target.js';
 import { api, q, refusedUrl, type Spo2, sqliteFile, startSpo2, tempDir, waitFor } from './helpers.ts';
+import { stalledWebSocket } from './stalled-ws.ts';
 
 /** Big enough that a whole snapshot or `/all` is ~24 MB: 20 copies of it show at once. */
 const TARGETS = 20_000;
@@ -107,22 +108,6 @@ function watchHealthz(url: string): () => Promise<{ count: number; maxMs: number
   };
 }
 
-/** Completes the WebSocket handshake over raw TCP, then never reads again. */
-async function stalledClient(httpUrl: string): Promise<Socket> {
-  const { hostname, port } = new URL(httpUrl);
-  const socket = connect(Number(port), hostname);
-  cleanups.push(() => socket.destroy());
-  await once(socket, 'connect');
-  socket.write(
-    'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
-  let head = '';
-  while (!head.includes('\r\n\r\n')) head += String((await once(socket, 'data'))[0]);
-  assert.match(head, /^HTTP\/1\.1 101/);
-  socket.pause();
-  return socket;
-}
 
 /** One `GET /all`, read to the end at the pace the server sends it. */
 function getAll(httpUrl: string): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
@@ -159,7 +144,11 @@ describe('hostile readers of a big registry', () => {
     const stopRss = watchRss(spo2.proc.pid!);
     const stopHealthz = watchHealthz(`${spo2.httpUrl}/healthz`);
     const stalled: Socket[] = [];
-    for (let i = 0; i < 20; i++) stalled.push(await stalledClient(spo2.httpUrl));
+    for (let i = 0; i < 20; i++) {
+      const socket = await stalledWebSocket(spo2.httpUrl);
+      cleanups.push(() => socket.destroy());
+      stalled.push(socket);
+    }
     // A dashboard that does read gets the whole snapshot meanwhile.
     const reader = new WebSocket(`${spo2.httpUrl.replace(/^http/, 'ws')}/ws`);
     cleanups.push(() => reader.terminate());

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
@@ -11,6 +11,7 @@ import type { ChangeKind, ChangeMessage, TargetValue } from '../src/core/target.
 import { EventBus } from '../src/events.js';
 import { WsHub, type WsHubOptions } from '../src/http/ws.js';
 import { api, FAST_ENV, q, startSpo2, startTargetServer } from './helpers.ts';
+import { stalledWebSocket } from './stalled-ws.ts';
 
 function value(url: string, status: Status = 'Healthy', extra: Partial<TargetValue> = {}): TargetValue {
   const now = new Date().toISOString();
@@ -59,6 +60,13 @@ after(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
+/** A client that never reads (see stalled-ws.ts), closed after the test. */
+async function stalled(port: number): Promise<Socket> {
+  const socket = await stalledWebSocket(`http://127.0.0.1:${port}`);
+  cleanups.push(() => void socket.destroy());
+  return socket;
+}
+
 /** A ws client that records every message it receives. */
 async function listen(url: string) {
   const ws = new WebSocket(url);
@@ -85,21 +93,6 @@ async function listen(url: string) {
   return { ws, messages, waitFor };
 }
 
-/** Completes the WebSocket handshake over raw TCP, then never reads again. */
-async function stalledClient(port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  cleanups.push(() => void socket.destroy());
-  await once(socket, 'connect');
-  socket.write(
-    'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
-  let head = '';
-  while (!head.includes('\r\n\r\n')) head += String((await once(socket, 'data'))[0]);
-  assert.match(head, /^HTTP\/1\.1 101/);
-  socket.pause();
-  return socket;
-}
 
 describe('WebSocket hub', () => {
   test('a client first receives every target as a snapshot, then every change in order', async () => {
@@ -177,7 +170,7 @@ describe('WebSocket hub', () => {
   test('a stalled client is dropped once its buffer passes the bound, without hurting others', async () => {
     const h = await startHub({ maxBufferedBytes: 256 * 1024 });
     const good = await listen(h.url);
-    await stalledClient(h.port);
+    await stalled(h.port);
     assert.equal(h.hub.clientCount, 2);
     const blob = 'x'.repeat(64 * 1024);
     let sent = 0;
@@ -278,7 +271,7 @@ describe('WebSocket hub', () => {
     const total = 1024 * 1024;
     const h = await startHub({ maxTotalBufferedBytes: total, maxBufferedBytes: total });
     const good = await listen(h.url);
-    for (let i = 0; i < 4; i++) await stalledClient(h.port);
+    for (let i = 0; i < 4; i++) await stalled(h.port);
     const blob = 'x'.repeat(64 * 1024);
     let sent = 0;
     while (h.hub.clientCount > 1) {
@@ -297,13 +290,13 @@ describe('WebSocket hub', () => {
   test('a peer that stops answering pings is dropped', async () => {
     const h = await startHub({ pingIntervalMs: 150 });
     const good = await listen(h.url);
-    const stalled = await stalledClient(h.port);
+    const deaf = await stalled(h.port);
     assert.equal(h.hub.clientCount, 2);
     const deadline = Date.now() + 3000;
     while (h.hub.clientCount > 1 && Date.now() < deadline) await sleep(20);
     assert.equal(h.hub.clientCount, 1);
     assert.equal(good.ws.readyState, WebSocket.OPEN);
-    stalled.destroy();
+    deaf.destroy();
   });
 
   test('what clients send is ignored, and an oversized frame only closes that client', async () => {

@@ -1,6 +1,6 @@
-import type { Health } from '../../core/health.js';
 import type { Destination, NotifyEvent } from '../../core/notify-event.js';
 import type { Added, HealthUpdate, Store, StoredTarget, StoreUnavailableError, UpsertResult, UrlCleanup } from '../ports.js';
+import { storedTarget, type TargetRecord } from '../rows.js';
 import { canonicaliseUrls } from './canonical-urls.js';
 import { type GroupCommit, run, sql } from './commit.js';
 import { PgOutbox } from './outbox.js';
@@ -41,14 +41,8 @@ export class PostgresStore implements Store {
   }
 
   async loadTargets(): Promise<StoredTarget[]> {
-    const rows = await this.commit.read<{ id: number; url: string; data: string; created_at: number; health: string | null }>(SQL.all);
-    return rows.map((r) => ({
-      id: r.id,
-      url: r.url,
-      data: JSON.parse(r.data) as unknown,
-      createdAt: r.created_at,
-      health: r.health ? (JSON.parse(r.health) as Health) : null,
-    }));
+    const rows = await this.commit.read<TargetRecord>(SQL.all);
+    return rows.map(storedTarget);
   }
 
   upsertTarget(url: string, data: unknown, now: number): Promise<UpsertResult> {

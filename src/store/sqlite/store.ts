@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
-import type { Health } from '../../core/health.js';
 import type { Destination, NotifyEvent } from '../../core/notify-event.js';
 import type { Added, HealthUpdate, Store, StoredTarget, StoreUnavailableError, UpsertResult, UrlCleanup } from '../ports.js';
+import { storedTarget, type TargetRecord } from '../rows.js';
 import { canonicaliseUrls } from './canonical-urls.js';
 import { GroupCommit } from './commit.js';
 import { openDatabase } from './open.js';
@@ -54,14 +54,7 @@ export class SqliteStore implements Store {
   }
 
   async loadTargets(): Promise<StoredTarget[]> {
-    const rows = this.stmts.all.all() as Array<{ id: number; url: string; data: string; created_at: number; health: string | null }>;
-    return rows.map((r) => ({
-      id: r.id,
-      url: r.url,
-      data: JSON.parse(r.data) as unknown,
-      createdAt: r.created_at,
-      health: r.health ? (JSON.parse(r.health) as Health) : null,
-    }));
+    return (this.stmts.all.all() as TargetRecord[]).map(storedTarget);
   }
 
   upsertTarget(url: string, data: unknown, now: number): Promise<UpsertResult> {
