@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { StoreUnavailableError } from './ports.js';
 
+/** How often an engine in trouble checks whether it can write again: recovery shows on /healthz within seconds, and the check costs one tiny commit. */
+export const RECHECK_MS = 2_000;
+
 export interface AvailabilityOptions {
   logger: Logger;
   /** A tiny write (a meta row) that commits only when the storage can take writes again. */

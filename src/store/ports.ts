@@ -122,6 +122,9 @@ export interface Added {
  * keeps at most a limit of events: beyond it the oldest are dropped, since a queue that
  * grows without bound ends the process that holds it. Ids grow with insertion order.
  */
+/** The default of SPO2_OUTBOX_LIMIT, for stores opened by tests and tools. */
+export const OUTBOX_LIMIT = 10_000;
+
 export interface Outbox {
   /** Drops the oldest events of every destination over the limit (a limit lowered since the last run). */
   trim(): Promise<Trimmed[]>;

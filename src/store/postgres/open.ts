@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import pino, { type Logger } from 'pino';
-import { StoreUnavailableError } from '../ports.js';
+import { RECHECK_MS } from '../availability.js';
+import { OUTBOX_LIMIT, StoreUnavailableError } from '../ports.js';
 import { GroupCommit, run, WRITE_CHECK } from './commit.js';
 import { createPool, migrate, redactedUrl } from './connect.js';
 import { storeErrorOf } from './errors.js';
@@ -18,9 +19,6 @@ export interface PostgresStoreOptions {
   startWaitMs?: number;
 }
 
-/** As on SQLite: recovery shows on /healthz within seconds, and the check costs one tiny commit. */
-const RECHECK_MS = 2_000;
-const OUTBOX_LIMIT = 10_000;
 /**
  * SpO₂ and its database often start together (a compose file, a node reboot): half a
  * minute covers a server's start and crash recovery; past it, exit 2 and let the

@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { Destination, NotifyEvent } from '../../core/notify-event.js';
-import type { Added, HealthUpdate, Store, StoredTarget, StoreUnavailableError, UpsertResult, UrlCleanup } from '../ports.js';
+import { RECHECK_MS } from '../availability.js';
+import { type Added, type HealthUpdate, OUTBOX_LIMIT, type Store, type StoredTarget, type StoreUnavailableError, type UpsertResult, type UrlCleanup } from '../ports.js';
 import { storedTarget, type TargetRecord } from '../rows.js';
 import { canonicaliseUrls } from './canonical-urls.js';
 import { GroupCommit } from './commit.js';
@@ -15,12 +16,6 @@ export interface SqliteStoreOptions {
   /** Most undelivered events kept per destination (SPO2_OUTBOX_LIMIT). */
   outboxLimit?: number;
 }
-
-/** Every few seconds: recovery shows on /healthz soon, and the check costs one tiny commit. */
-const RECHECK_MS = 2_000;
-
-/** The default of SPO2_OUTBOX_LIMIT, for stores opened by tests and tools. */
-const OUTBOX_LIMIT = 10_000;
 
 /**
  * The embedded default engine: SQLite in WAL mode with synchronous=FULL, so a commit is
